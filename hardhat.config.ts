@@ -1,0 +1,50 @@
+import { createRequire } from "node:module";
+import hardhatEthers from "@nomicfoundation/hardhat-ethers";
+import hardhatEthersChaiMatchers from "@nomicfoundation/hardhat-ethers-chai-matchers";
+import hardhatIgnitionEthers from "@nomicfoundation/hardhat-ignition-ethers";
+import hardhatKeystore from "@nomicfoundation/hardhat-keystore";
+import hardhatNetworkHelpers from "@nomicfoundation/hardhat-network-helpers";
+import hardhatTypechain from "@nomicfoundation/hardhat-typechain";
+import { configVariable, defineConfig } from "hardhat/config";
+
+// solc comes from the pinned npm `solc` package: Hardhat must never download a compiler.
+const require = createRequire(import.meta.url);
+const SOLC_VERSION = "0.8.30";
+
+export default defineConfig({
+  plugins: [
+    hardhatEthers,
+    hardhatEthersChaiMatchers,
+    hardhatNetworkHelpers,
+    hardhatIgnitionEthers,
+    hardhatTypechain,
+    hardhatKeystore,
+  ],
+  solidity: {
+    version: SOLC_VERSION,
+    path: require.resolve("solc/soljson.js"),
+    settings: {
+      optimizer: { enabled: true, runs: 1000 },
+      viaIR: true,
+      evmVersion: "cancun",
+    },
+  },
+  paths: {
+    tests: { solidity: "test/contracts" },
+  },
+  networks: {
+    localhost: {
+      type: "http",
+      chainType: "l1",
+      url: "http://127.0.0.1:8545",
+    },
+    // Any EVM chain: `--network remote` with DSTORE_RPC_URL and DSTORE_DEPLOYER_KEY
+    // set in the environment or the Hardhat keystore (`npx hardhat keystore set ...`).
+    remote: {
+      type: "http",
+      chainType: "l1",
+      url: configVariable("DSTORE_RPC_URL"),
+      accounts: [configVariable("DSTORE_DEPLOYER_KEY")],
+    },
+  },
+});
