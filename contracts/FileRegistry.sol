@@ -77,9 +77,7 @@ contract FileRegistry is IFileRegistry {
         FileRecord storage file = _files[fileId];
         uint256 shards = uint256(file.k) + file.m;
         if (shardIndex >= shards) revert FileRegistry_InvalidShardIndex(fileId, shardIndex, shards);
-        NodeId[] memory target = new NodeId[](1);
-        target[0] = to;
-        _requireActive(target);
+        if (!_nodeRegistry.isActive(to)) _revertInactive(to);
 
         uint256 slot = shardIndex / _IDS_PER_SLOT;
         uint256 shift = 32 * (shardIndex % _IDS_PER_SLOT);
@@ -160,11 +158,21 @@ contract FileRegistry is IFileRegistry {
         }
     }
 
-    function _requireActive(NodeId[] memory nodeIds) private view {
-        (uint256 index, INodeRegistry.NodeStatus status) = _nodeRegistry.firstInactive(nodeIds);
-        if (index == type(uint256).max) return;
-        if (status == INodeRegistry.NodeStatus.None) revert FileRegistry_UnknownNode(nodeIds[index]);
-        revert FileRegistry_NodeNotActive(nodeIds[index]);
+    function _requireActive(NodeId[] calldata nodeIds) private view {
+        (uint256 index,) = _nodeRegistry.firstInactive(nodeIds);
+        if (index != type(uint256).max) _revertInactive(nodeIds[index]);
+    }
+
+    /// @dev Reverts with the error that says why `nodeId` cannot take shards (cold path).
+    function _revertInactive(NodeId nodeId) private view {
+        (, INodeRegistry.NodeStatus status) = _nodeRegistry.firstInactive(_one(nodeId));
+        if (status == INodeRegistry.NodeStatus.None) revert FileRegistry_UnknownNode(nodeId);
+        revert FileRegistry_NodeNotActive(nodeId);
+    }
+
+    function _one(NodeId nodeId) private pure returns (NodeId[] memory ids) {
+        ids = new NodeId[](1);
+        ids[0] = nodeId;
     }
 
     function _checkWrappedKey(bytes calldata wrappedKey) private pure {

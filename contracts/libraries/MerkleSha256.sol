@@ -7,24 +7,29 @@ pragma solidity 0.8.30;
 /// always know (from a file's size or its shard count), so leaves and inner nodes cannot
 /// be confused.
 library MerkleSha256 {
-    /// @notice The root over `leaves` (at least one); `leaves` is left untouched.
-    function root(bytes32[] memory leaves) internal view returns (bytes32) {
+    /// @notice The root over `leaves` (at least one).
+    function root(bytes32[] calldata leaves) internal view returns (bytes32 out) {
         uint256 width = leaves.length;
         if (width == 1) return leaves[0];
         // Round up to a power of two; missing leaves are zero.
         uint256 padded = 1;
         while (padded < width) padded <<= 1;
-        bytes32[] memory level = new bytes32[](padded);
-        for (uint256 i = 0; i < width; ++i) {
-            level[i] = leaves[i];
-        }
-        while (padded > 1) {
-            padded >>= 1;
-            for (uint256 i = 0; i < padded; ++i) {
-                level[i] = _parent(level[2 * i], level[2 * i + 1]);
+        assembly ("memory-safe") {
+            // Scratch space past the free memory pointer, never handed out, so no allocation.
+            let buf := mload(0x40)
+            calldatacopy(buf, leaves.offset, shl(5, width))
+            for { let i := width } lt(i, padded) { i := add(i, 1) } { mstore(add(buf, shl(5, i)), 0) }
+            // Each level in place: the parent of pair i (bytes 64i..64i+64) goes to 32i, which
+            // only overwrites pairs already hashed; the precompile reads before it writes.
+            for { let n := shr(1, padded) } n { n := shr(1, n) } {
+                for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                    if iszero(staticcall(gas(), 0x02, add(buf, shl(6, i)), 0x40, add(buf, shl(5, i)), 0x20)) {
+                        revert(0, 0)
+                    }
+                }
             }
+            out := mload(buf)
         }
-        return level[0];
     }
 
     /// @notice The root implied by `leaf` at position `index` and its sibling path,

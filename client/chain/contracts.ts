@@ -1,0 +1,117 @@
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { Contract, type InterfaceAbi, JsonRpcProvider, Network, Wallet } from "ethers";
+import type { FileRegistry, NodeRegistry } from "../../types/ethers-contracts/index.ts";
+import { DstoreError } from "../errors.ts";
+
+/** Where the dstore contracts of one chain live. */
+export interface Deployment {
+  chainId: bigint;
+  fileRegistry: string;
+  nodeRegistry: string;
+  /** Block of the deployment: event scans start here (0 if unknown). */
+  fromBlock: number;
+}
+
+/** An open connection to the chain and the dstore contracts on it. */
+export interface Chain {
+  provider: JsonRpcProvider;
+  deployment: Deployment;
+  fileRegistry: FileRegistry;
+  nodeRegistry: NodeRegistry;
+  /** The account that signs, when a private key was given. */
+  wallet?: Wallet;
+}
+
+const ARTIFACTS = fileURLToPath(new URL("../../artifacts/contracts/", import.meta.url));
+const requireJson = createRequire(import.meta.url);
+
+/** The ABI of a dstore contract, from the Hardhat build artifacts. */
+export function abiOf(name: "FileRegistry" | "NodeRegistry"): InterfaceAbi {
+  const path = `${ARTIFACTS}${name}.sol/${name}.json`;
+  if (!existsSync(path)) {
+    throw new DstoreError(
+      "ConfigError",
+      `contract artifacts are missing: run "npm install" or "npx hardhat build"`,
+    );
+  }
+  return (requireJson(path) as { abi: InterfaceAbi }).abi;
+}
+
+/** Options of {@link connectChain}. */
+export interface ConnectOptions {
+  rpcUrl: string;
+  fileRegistry: string;
+  nodeRegistry: string;
+  fromBlock?: number;
+  /** The account's private key (0x-hex), for anything that signs or sends transactions. */
+  privateKey?: string;
+  /** How often to poll for new blocks, in ms (short for a local chain). */
+  pollingInterval?: number;
+}
+
+/**
+ * Connect to the chain at `rpcUrl` and the dstore contracts there, checking that they
+ * exist so a wrong address fails here, with a clear message, not later.
+ *
+ * @example
+ * const chain = await connectChain({ rpcUrl, fileRegistry, nodeRegistry, privateKey });
+ * const node = await chain.nodeRegistry.getNode(1);
+ */
+export async function connectChain(options: ConnectOptions): Promise<Chain> {
+  const probe = new JsonRpcProvider(options.rpcUrl, undefined, { staticNetwork: true });
+  let chainId: bigint;
+  try {
+    chainId = (await withTimeout(probe.getNetwork(), 10_000)).chainId;
+  } catch (cause) {
+    probe.destroy();
+    throw new DstoreError("ChainError", `cannot reach the chain at ${options.rpcUrl}`, { cause });
+  }
+  probe.destroy();
+  const provider = new JsonRpcProvider(options.rpcUrl, Network.from(chainId), {
+    staticNetwork: true,
+    pollingInterval: options.pollingInterval ?? 250,
+  });
+  for (const [name, address] of [
+    ["FileRegistry", options.fileRegistry],
+    ["NodeRegistry", options.nodeRegistry],
+  ] as const) {
+    if ((await provider.getCode(address)) === "0x") {
+      provider.destroy();
+      throw new DstoreError("ConfigError", `no ${name} contract at ${address} on chain ${chainId}`);
+    }
+  }
+  const wallet = options.privateKey ? new Wallet(options.privateKey, provider) : undefined;
+  const runner = wallet ?? provider;
+  return {
+    provider,
+    deployment: {
+      chainId,
+      fileRegistry: options.fileRegistry,
+      nodeRegistry: options.nodeRegistry,
+      fromBlock: options.fromBlock ?? 0,
+    },
+    fileRegistry: new Contract(
+      options.fileRegistry,
+      abiOf("FileRegistry"),
+      runner,
+    ) as unknown as FileRegistry,
+    nodeRegistry: new Contract(
+      options.nodeRegistry,
+      abiOf("NodeRegistry"),
+      runner,
+    ) as unknown as NodeRegistry,
+    ...(wallet ? { wallet } : {}),
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,37 @@
+import type { ContractEventName, EventLog } from "ethers";
+import type {
+  TypedContractEvent,
+  TypedDeferredTopicFilter,
+  TypedEventLog,
+} from "../../types/ethers-contracts/common.ts";
+import type { Chain } from "./contracts.ts";
+
+/** Blocks per `eth_getLogs` call: public RPC endpoints cap the range of one query. */
+const SPAN = 10_000;
+
+interface Queryable {
+  queryFilter(event: ContractEventName, fromBlock?: number, toBlock?: number): Promise<unknown[]>;
+}
+
+/**
+ * Every log matching `filter` from the deployment block to the head, in order, fetched in
+ * bounded block ranges.
+ */
+export async function queryAll<E extends TypedContractEvent>(
+  chain: Chain,
+  contract: { queryFilter: Queryable["queryFilter"] },
+  filter: TypedDeferredTopicFilter<E>,
+): Promise<TypedEventLog<E>[]> {
+  const head = await chain.provider.getBlockNumber();
+  const logs: TypedEventLog<E>[] = [];
+  for (let from = chain.deployment.fromBlock; from <= head; from += SPAN) {
+    const to = Math.min(head, from + SPAN - 1);
+    const found = (await contract.queryFilter(
+      filter as unknown as ContractEventName,
+      from,
+      to,
+    )) as EventLog[];
+    logs.push(...(found as unknown as TypedEventLog<E>[]));
+  }
+  return logs;
+}

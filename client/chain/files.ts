@@ -1,0 +1,58 @@
+import { getBytes } from "ethers";
+import { DstoreError } from "../errors.ts";
+import type { FileId } from "../protocol/shard-id.ts";
+import type { Chain } from "./contracts.ts";
+import { queryAll } from "./events.ts";
+
+/** Everything the chain knows about a live file. */
+export interface FileRecord {
+  fileId: FileId;
+  owner: string;
+  size: number;
+  segmentSize: number;
+  k: number;
+  m: number;
+  shardsRoot: string;
+  /** Node id holding each shard, now (after any repairs). */
+  placements: number[];
+  /** Merkle root of each shard (0x-hex), from the registration event. */
+  shardRoots: string[];
+  /** The newest wrapped-key blob (registration or re-key event). */
+  wrappedKey: Uint8Array;
+  /** Block the file was registered in. */
+  registeredBlock: number;
+}
+
+/** Read a live file's record, placements, shard roots and wrapped key from the chain. */
+export async function readFileRecord(chain: Chain, fileId: FileId): Promise<FileRecord> {
+  const registry = chain.fileRegistry;
+  if (!(await registry.exists(fileId))) {
+    throw new DstoreError("FileNotFound", `no file ${fileId} on chain ${chain.deployment.chainId}`);
+  }
+  const [[record, placements], registered, rekeyed] = await Promise.all([
+    registry.getFile(fileId),
+    queryAll(chain, registry, registry.filters.FileRegistered(fileId)),
+    queryAll(chain, registry, registry.filters.FileRekeyed(fileId)),
+  ]);
+  const event = registered.at(-1);
+  if (!event) {
+    throw new DstoreError(
+      "ChainError",
+      `the registration event of ${fileId} is missing (is fromBlock right?)`,
+    );
+  }
+  const latestKey = rekeyed.at(-1)?.args.wrappedKey ?? event.args.wrappedKey;
+  return {
+    fileId,
+    owner: record.owner,
+    size: Number(record.size),
+    segmentSize: Number(record.segmentSize),
+    k: Number(record.k),
+    m: Number(record.m),
+    shardsRoot: record.shardsRoot,
+    placements: placements.map(Number),
+    shardRoots: [...event.args.shardRoots],
+    wrappedKey: getBytes(latestKey),
+    registeredBlock: event.blockNumber,
+  };
+}

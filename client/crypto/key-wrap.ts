@@ -1,0 +1,104 @@
+import { createCipheriv, createDecipheriv, hkdfSync } from "node:crypto";
+import { decrypt, encrypt } from "eciesjs";
+import { Config } from "eciesjs/config";
+import { getBytes, SigningKey } from "ethers";
+import { DstoreError } from "../errors.ts";
+import { FILE_KEY_SIZE } from "./segment-cipher.ts";
+
+/** First byte of a wrapped key: the format, so it can change without guessing. */
+const WRAP_VERSION = 1;
+/** ECIES output with a compressed ephemeral key: 33 + 16 (nonce) + 16 (tag) + 32. */
+const ECIES_SIZE = 97;
+const TAG_SIZE = 16;
+/** Longest file name kept, in UTF-8 bytes. */
+export const MAX_NAME_BYTES = 255;
+
+// ECIES on secp256k1 from eciesjs (ephemeral key, ECDH, HKDF-SHA256, AES-256-GCM).
+const ECIES = Object.assign(new Config(), { isEphemeralKeyCompressed: true });
+
+/** What a wrapped key carries besides the key: metadata sealed under the file key. */
+export interface FileMetadata {
+  /** The file's name, for listing and as the default download name. */
+  name?: string;
+}
+
+/**
+ * The wrapped-key blob kept in a file's registration event:
+ * `0x01 || ECIES(owner public key, file key) || AES-256-GCM(metadata key, metadata JSON)`.
+ * Only the owner's account key opens it; the metadata key is derived from the file key,
+ * so the name is as private as the contents.
+ *
+ * @param publicKey The owner's secp256k1 public key (0x-hex, compressed or not).
+ */
+export function wrapFileKey(
+  fileKey: Uint8Array,
+  fileId: string,
+  publicKey: string,
+  metadata: FileMetadata = {},
+): Buffer {
+  const compressed = getBytes(SigningKey.computePublicKey(publicKey, true));
+  const sealedKey = encrypt(compressed, fileKey, ECIES);
+  const json = Buffer.from(JSON.stringify(checkMetadata(metadata)));
+  // The metadata key is used once per file key, so a fixed nonce is safe.
+  const cipher = createCipheriv("aes-256-gcm", metadataKey(fileKey, fileId), Buffer.alloc(12));
+  const sealedMeta = Buffer.concat([cipher.update(json), cipher.final(), cipher.getAuthTag()]);
+  return Buffer.concat([Buffer.of(WRAP_VERSION), sealedKey, sealedMeta]);
+}
+
+/** Open a wrapped-key blob with the owner's private key (0x-hex). */
+export function unwrapFileKey(
+  wrapped: Uint8Array,
+  fileId: string,
+  privateKey: string,
+): { fileKey: Buffer; metadata: FileMetadata } {
+  if (wrapped[0] !== WRAP_VERSION || wrapped.length < 1 + ECIES_SIZE + TAG_SIZE) {
+    throw new DstoreError("DecryptionError", "unknown wrapped-key format");
+  }
+  let fileKey: Buffer;
+  try {
+    fileKey = Buffer.from(
+      decrypt(getBytes(privateKey), wrapped.subarray(1, 1 + ECIES_SIZE), ECIES),
+    );
+  } catch (cause) {
+    throw new DstoreError("DecryptionError", "the file key is not wrapped to this account", {
+      cause,
+    });
+  }
+  if (fileKey.length !== FILE_KEY_SIZE) {
+    throw new DstoreError("DecryptionError", "the wrapped file key has the wrong size");
+  }
+  const sealedMeta = wrapped.subarray(1 + ECIES_SIZE);
+  try {
+    const decipher = createDecipheriv(
+      "aes-256-gcm",
+      metadataKey(fileKey, fileId),
+      Buffer.alloc(12),
+    );
+    decipher.setAuthTag(sealedMeta.subarray(sealedMeta.length - TAG_SIZE));
+    const json = Buffer.concat([
+      decipher.update(sealedMeta.subarray(0, sealedMeta.length - TAG_SIZE)),
+      decipher.final(),
+    ]);
+    return { fileKey, metadata: checkMetadata(JSON.parse(json.toString("utf8"))) };
+  } catch (cause) {
+    throw new DstoreError("DecryptionError", "the file's metadata failed authentication", {
+      cause,
+    });
+  }
+}
+
+function metadataKey(fileKey: Uint8Array, fileId: string): Buffer {
+  return Buffer.from(hkdfSync("sha256", fileKey, getBytes(fileId), "dstore/v1/metadata", 32));
+}
+
+function checkMetadata(metadata: unknown): FileMetadata {
+  const name = (metadata as FileMetadata | null)?.name;
+  if (name === undefined) return {};
+  if (typeof name !== "string" || Buffer.byteLength(name) > MAX_NAME_BYTES) {
+    throw new DstoreError(
+      "InvalidArgument",
+      `a file name is a string of at most ${MAX_NAME_BYTES} bytes`,
+    );
+  }
+  return { name };
+}

@@ -1,0 +1,130 @@
+import { DstoreError } from "../errors.ts";
+import { getShard, type ShardDownload } from "../node-client.ts";
+import type { FileLayout } from "../protocol/layout.ts";
+import { MerkleBuilder } from "../protocol/merkle.ts";
+import type { ShardId } from "../protocol/shard-id.ts";
+
+/** Segments a reader may lag behind before it reopens at the wanted one instead of skipping. */
+const MAX_SKIP = 2;
+
+/**
+ * Streams one shard from its node and cuts it into its segments' pieces, in order. A
+ * reader that starts at the beginning and reads to the end also checks the shard's
+ * Merkle root ({@link ShardReader.rootMatches}).
+ */
+export class ShardReader {
+  readonly index: number;
+  readonly endpoint: string;
+  readonly #layout: FileLayout;
+  readonly #shardId: ShardId;
+  readonly #abort = new AbortController();
+  readonly #idleTimeout: number;
+  #download: Promise<ShardDownload> | undefined;
+  #chunks: AsyncIterator<Buffer> | undefined;
+  #leftover: Buffer | undefined;
+  #position: number;
+  #builder: MerkleBuilder | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    layout: FileLayout,
+    shardId: ShardId,
+    index: number,
+    endpoint: string,
+    start: number,
+    idleTimeout = 30_000,
+  ) {
+    this.#layout = layout;
+    this.#shardId = shardId;
+    this.index = index;
+    this.endpoint = endpoint;
+    this.#position = start;
+    this.#idleTimeout = idleTimeout;
+    this.#builder = start === 0 ? new MerkleBuilder() : undefined;
+  }
+
+  /** The next segment this reader will deliver. */
+  get position(): number {
+    return this.#position;
+  }
+
+  /** The piece of segment `segment` (not before the reader's position). Calls queue up. */
+  piece(segment: number): Promise<Buffer> {
+    const result = this.#queue.then(() => this.#read(segment));
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  /** Stop reading; pending calls fail. */
+  close(): void {
+    this.#abort.abort();
+    void this.#chunks?.return?.().catch(() => {});
+  }
+
+  /**
+   * Whether the whole shard was read and its Merkle root is `root`; undefined if this
+   * reader did not see every byte.
+   */
+  rootMatches(root: string): boolean | undefined {
+    if (!this.#builder || this.#position !== this.#layout.segments) return undefined;
+    return `0x${this.#builder.digest().toString("hex")}` === root.toLowerCase();
+  }
+
+  async #read(segment: number): Promise<Buffer> {
+    if (segment < this.#position) throw new RangeError(`segment ${segment} was read already`);
+    if (segment - this.#position > MAX_SKIP) this.#reopen(segment);
+    while (this.#position < segment) await this.#next();
+    return this.#next();
+  }
+
+  #reopen(segment: number): void {
+    void this.#chunks?.return?.().catch(() => {});
+    this.#download = undefined;
+    this.#chunks = undefined;
+    this.#leftover = undefined;
+    this.#builder = undefined;
+    this.#position = segment;
+  }
+
+  async #next(): Promise<Buffer> {
+    if (this.#abort.signal.aborted) throw new DstoreError("NodeRequestError", "reader closed");
+    if (!this.#download) {
+      const offset = this.#layout.pieceOffset(this.#position);
+      this.#download = getShard(this.endpoint, this.#shardId, offset, {
+        signal: this.#abort.signal,
+        idleTimeout: this.#idleTimeout,
+      });
+      const { body, length } = await this.#download;
+      if (length !== this.#layout.shardSize - offset) {
+        throw new DstoreError(
+          "IntegrityError",
+          `shard ${this.index} at ${this.endpoint} has the wrong size`,
+        );
+      }
+      this.#chunks = body[Symbol.asyncIterator]();
+    }
+    const size = this.#layout.pieceSize(this.#position);
+    const piece = Buffer.allocUnsafe(size);
+    let filled = 0;
+    while (filled < size) {
+      let chunk = this.#leftover;
+      this.#leftover = undefined;
+      if (!chunk) {
+        const next = await this.#chunks!.next();
+        if (next.done)
+          throw new DstoreError(
+            "NodeRequestError",
+            `shard ${this.index} at ${this.endpoint} ended early`,
+          );
+        chunk = next.value;
+      }
+      const take = Math.min(size - filled, chunk.length);
+      chunk.copy(piece, filled, 0, take);
+      filled += take;
+      if (take < chunk.length) this.#leftover = chunk.subarray(take);
+    }
+    this.#builder?.update(piece);
+    this.#position++;
+    return piece;
+  }
+}

@@ -1,0 +1,339 @@
+import { randomBytes } from "node:crypto";
+import { open, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { getBytes } from "ethers";
+import type { Chain } from "./chain/contracts.ts";
+import { type FileRecord, readFileRecord } from "./chain/files.ts";
+import { unwrapFileKey } from "./crypto/key-wrap.ts";
+import { SegmentCipher } from "./crypto/segment-cipher.ts";
+import { decodeSegment, encodeSegment } from "./data-path/segment-codec.ts";
+import { ShardReader } from "./data-path/shard-reader.ts";
+import { DstoreError, isDstoreError } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+import { getNodeView } from "./nodes.ts";
+import type { ProgressListener } from "./progress.ts";
+import { FileLayout } from "./protocol/layout.ts";
+import { type FileId, isFileId, shardIdOf } from "./protocol/shard-id.ts";
+
+/** Options of {@link download}. */
+export interface DownloadOptions {
+  onProgress?: ProgressListener;
+  onWarning?: (message: string) => void;
+  /** Ms to wait for a slow node's piece before asking another node too (adaptive after). */
+  hedgeDelay?: number;
+  /** Most ms without a byte from a node before it counts as failed (default 30 s). */
+  idleTimeout?: number;
+  signal?: AbortSignal;
+  logger?: Logger;
+}
+
+/** What {@link download} wrote. */
+export interface DownloadResult {
+  fileId: FileId;
+  /** The file written. */
+  path: string;
+  size: number;
+  /** The file's stored name, if it has one. */
+  name?: string;
+  /** Shards that nodes served damaged or not at all (the file was rebuilt without them). */
+  badShards: number[];
+  warnings: string[];
+}
+
+/** Where a file's shards are and how to open them. */
+interface Fetch {
+  layout: FileLayout;
+  fileId: FileId;
+  record: FileRecord;
+  cipher: SegmentCipher;
+  endpoints: string[];
+  options: DownloadOptions;
+  warn: (message: string) => void;
+}
+
+/**
+ * Fetch, verify, decode and decrypt a file into `destination` (a file path, or a folder
+ * to write it into under its stored name). The bytes go to a temporary file beside the
+ * destination that is renamed into place only after every segment checked out; on any
+ * failure nothing is left behind.
+ *
+ * @example
+ * const { path } = await download(chain, fileId, "./downloads/");
+ */
+export async function download(
+  chain: Chain,
+  fileId: string,
+  destination: string | undefined,
+  options: DownloadOptions = {},
+): Promise<DownloadResult> {
+  if (!isFileId(fileId)) throw new DstoreError("InvalidArgument", `not a file id: ${fileId}`);
+  const wallet = chain.wallet;
+  if (!wallet)
+    throw new DstoreError(
+      "ConfigError",
+      "reading files needs the owner's key (DSTORE_PRIVATE_KEY)",
+    );
+  const record = await readFileRecord(chain, fileId);
+  if (record.owner.toLowerCase() !== wallet.address.toLowerCase()) {
+    throw new DstoreError(
+      "NotOwner",
+      `file ${fileId} belongs to ${record.owner}, not to ${wallet.address}`,
+    );
+  }
+  const { fileKey, metadata } = unwrapFileKey(record.wrappedKey, fileId, wallet.privateKey);
+  const layout = new FileLayout(record);
+  const nodeIds = [...new Set(record.placements)];
+  const views = new Map(
+    await Promise.all(
+      nodeIds.map(async (id) => [id, await getNodeView(chain, id).catch(() => undefined)] as const),
+    ),
+  );
+  const warnings: string[] = [];
+  const fetch: Fetch = {
+    layout,
+    fileId,
+    record,
+    cipher: new SegmentCipher(fileKey, getBytes(fileId)),
+    endpoints: record.placements.map((id) => views.get(id)?.endpoint ?? ""),
+    options,
+    warn: (message) => {
+      warnings.push(message);
+      options.onWarning?.(message);
+    },
+  };
+  const path = await outputPath(destination, metadata.name ?? fileId);
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.part`);
+  const out = await open(tmp, "wx", 0o600);
+  let badShards: number[];
+  try {
+    badShards = await fetchInto(fetch, async (plain) => {
+      await out.write(plain);
+    });
+    await out.sync();
+    await out.close();
+    await rename(tmp, path);
+  } catch (error) {
+    await out.close().catch(() => {});
+    await rm(tmp, { force: true });
+    throw error;
+  }
+  return {
+    fileId,
+    path,
+    size: layout.size,
+    ...(metadata.name === undefined ? {} : { name: metadata.name }),
+    badShards,
+    warnings,
+  };
+}
+
+async function outputPath(destination: string | undefined, name: string): Promise<string> {
+  const safeName = basename(name) || "download";
+  if (destination === undefined) return resolve(safeName);
+  const info = await stat(destination).catch(() => undefined);
+  return info?.isDirectory() ? resolve(destination, safeName) : resolve(destination);
+}
+
+type ShardState = "idle" | "active" | "failed" | "bad";
+
+/**
+ * Read every segment from the first k shards that answer, hedging slow nodes and
+ * replacing failed ones, and hand the plaintext to `write` in order. Returns the shards
+ * found damaged or unreachable.
+ */
+async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Promise<number[]> {
+  const { layout, options } = f;
+  const { k } = layout;
+  const state: ShardState[] = f.endpoints.map((endpoint) => (endpoint ? "idle" : "failed"));
+  const readers = new Map<number, ShardReader>();
+  const problems = new Set<number>(state.flatMap((s, i) => (s === "failed" ? [i] : [])));
+  let hedgeDelay = options.hedgeDelay ?? 1500;
+  let written = 0;
+  options.onProgress?.({ phase: "fetch", done: 0, total: layout.size });
+
+  const open = (index: number, segment: number) => {
+    const reader = new ShardReader(
+      layout,
+      shardIdOf(f.fileId, index),
+      index,
+      f.endpoints[index]!,
+      segment,
+      options.idleTimeout,
+    );
+    readers.set(index, reader);
+    state[index] = "active";
+    return reader;
+  };
+  const retire = (index: number, why: ShardState | "idle") => {
+    readers.get(index)?.close();
+    readers.delete(index);
+    state[index] = why;
+    if (why !== "idle") problems.add(index);
+  };
+  // Data shards first: with all k of them no decoding is needed.
+  const spare = () => state.indexOf("idle");
+
+  try {
+    for (let segment = 0; segment < layout.segments; segment++) {
+      options.signal?.throwIfAborted();
+      const started = Date.now();
+      const pieces = await gather(segment);
+      hedgeDelay = options.hedgeDelay ?? Math.min(5000, Math.max(150, 4 * (Date.now() - started)));
+      const plain = await open_(segment, pieces);
+      await write(plain);
+      written += plain.length;
+      options.onProgress?.({ phase: "fetch", done: written, total: layout.size });
+    }
+    for (const [index, reader] of readers) {
+      if (reader.rootMatches(f.record.shardRoots[index]!) === false) {
+        problems.add(index);
+        f.warn(`shard ${index} at ${f.endpoints[index]} does not match its Merkle root`);
+      }
+    }
+  } finally {
+    for (const index of [...readers.keys()]) retire(index, "idle");
+  }
+  return [...problems].sort((a, b) => a - b);
+
+  /** The first k pieces of `segment` to arrive, opening spares for failed or slow shards. */
+  async function gather(segment: number): Promise<Map<number, Buffer>> {
+    const got = new Map<number, Buffer>();
+    const asked = new Set<number>();
+    let settle: () => void = () => {};
+    let outstanding = 0;
+    const ask = (reader: ShardReader) => {
+      asked.add(reader.index);
+      outstanding++;
+      reader
+        .piece(segment)
+        .then(
+          (piece) => {
+            if (readers.get(reader.index) === reader) got.set(reader.index, piece);
+          },
+          (error: unknown) => {
+            if (readers.get(reader.index) !== reader) return;
+            options.logger?.warn("shard read failed", { shard: reader.index, error });
+            retire(reader.index, "failed");
+          },
+        )
+        .finally(() => {
+          outstanding--;
+          settle();
+        });
+    };
+    const activeCount = () => [...readers.keys()].length;
+    for (const reader of readers.values()) ask(reader);
+    for (let index = spare(); activeCount() < k && index >= 0; index = spare())
+      ask(open(index, segment));
+    while (got.size < k) {
+      const before = got.size + outstanding;
+      const hedge = new Promise<"hedge">((resolve) =>
+        setTimeout(() => resolve("hedge"), hedgeDelay).unref(),
+      );
+      const event = await Promise.race([
+        new Promise<"settled">((resolve) => (settle = () => resolve("settled"))),
+        hedge,
+      ]);
+      if (got.size >= k) break;
+      const needed = k - got.size - outstanding;
+      // Replace failures at once; on a slow piece, ask one more node (hedging).
+      let extra =
+        needed > 0 ? needed : event === "hedge" && before === got.size + outstanding ? 1 : 0;
+      for (let index = spare(); extra > 0 && index >= 0; index = spare(), extra--)
+        ask(open(index, segment));
+      if (got.size + outstanding < k) {
+        throw new DstoreError(
+          "NotEnoughShards",
+          `only ${got.size + outstanding} of the ${k} shards needed are reachable (${problems.size} of ${layout.shards} failed)`,
+        );
+      }
+    }
+    // Readers still busy with this segment are the slow ones: let them go for now.
+    for (const index of asked)
+      if (!got.has(index) && state[index] === "active") retire(index, "idle");
+    return got;
+  }
+
+  /** Decode and decrypt, falling back to a search over the pieces when one is corrupt. */
+  async function open_(segment: number, got: Map<number, Buffer>): Promise<Buffer> {
+    const last = layout.isLast(segment);
+    const chosen = [...got.keys()].sort((a, b) => a - b).slice(0, k);
+    try {
+      return f.cipher.open(
+        await decodeSegment(layout, segment, pieceArray(got, chosen)),
+        segment,
+        last,
+      );
+    } catch (error) {
+      if (!isDstoreError(error, "DecryptionError")) throw error;
+    }
+    // Some piece is wrong. Fetch this segment's piece from every other shard, find k that
+    // decrypt, and mark the shards whose pieces disagree with the rebuilt segment as bad.
+    await Promise.all(
+      state.map(async (s, index) => {
+        if (got.has(index) || s === "failed" || s === "bad") return;
+        const reader = new ShardReader(
+          layout,
+          shardIdOf(f.fileId, index),
+          index,
+          f.endpoints[index]!,
+          segment,
+        );
+        try {
+          got.set(index, await reader.piece(segment));
+        } catch {
+          retire(index, "failed");
+        } finally {
+          reader.close();
+        }
+      }),
+    );
+    for (const subset of subsetsOf(
+      [...got.keys()].sort((a, b) => a - b),
+      k,
+    )) {
+      let plain: Buffer;
+      let sealed: Buffer;
+      try {
+        sealed = await decodeSegment(layout, segment, pieceArray(got, subset));
+        plain = f.cipher.open(sealed, segment, last);
+      } catch {
+        continue;
+      }
+      const truth = await encodeSegment(layout, segment, sealed);
+      for (const [index, piece] of got) {
+        if (!piece.equals(truth[index]!)) {
+          f.warn(
+            `shard ${index} at ${f.endpoints[index]} is corrupt; the file was rebuilt without it`,
+          );
+          retire(index, "bad");
+        }
+      }
+      return plain;
+    }
+    throw new DstoreError(
+      "IntegrityError",
+      `segment ${segment} cannot be rebuilt: too many shards are corrupt`,
+    );
+  }
+}
+
+function pieceArray(got: Map<number, Buffer>, indices: readonly number[]): (Buffer | undefined)[] {
+  const out: (Buffer | undefined)[] = [];
+  for (const index of indices) out[index] = got.get(index);
+  return out;
+}
+
+/** All subsets of `items` of size `size`, in lexicographic order. */
+function* subsetsOf<T>(items: readonly T[], size: number): Generator<T[]> {
+  const pick: number[] = Array.from({ length: size }, (_, i) => i);
+  if (size > items.length) return;
+  while (true) {
+    yield pick.map((i) => items[i]!);
+    let i = size - 1;
+    while (i >= 0 && pick[i] === items.length - size + i) i--;
+    if (i < 0) return;
+    pick[i]!++;
+    for (let j = i + 1; j < size; j++) pick[j] = pick[j - 1]! + 1;
+  }
+}

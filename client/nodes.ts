@@ -1,0 +1,69 @@
+import type { Chain } from "./chain/contracts.ts";
+import { nodeStatus } from "./node-client.ts";
+
+/** A storage node as the registry and (when asked) the node itself describe it. */
+export interface NodeView {
+  nodeId: number;
+  operator: string;
+  endpoint: string;
+  /** Bytes offered. */
+  capacity: number;
+  /** Wei per GiB per day. */
+  price: bigint;
+  /** Wei. */
+  stake: bigint;
+  status: "Active" | "Exiting" | "Exited" | "None";
+  /** Whether `/v1/status` answered (only when probed). */
+  online?: boolean;
+  /** Free bytes the node reports (only when probed and online). */
+  free?: number;
+  /** Shards the node reports (only when probed and online). */
+  shards?: number;
+}
+
+const STATUS = ["None", "Active", "Exiting", "Exited"] as const;
+const PAGE = 100;
+
+/** Options of {@link listNodes}. */
+export interface ListNodesOptions {
+  /** Also ask every node for its status (online, free space). */
+  probe?: boolean;
+}
+
+/** The active nodes of the registry, read page by page. */
+export async function listNodes(chain: Chain, options: ListNodesOptions = {}): Promise<NodeView[]> {
+  const ids: number[] = [];
+  for (let offset = 0; ; offset += PAGE) {
+    const page = await chain.nodeRegistry.activeNodes(offset, PAGE);
+    ids.push(...page.map(Number));
+    if (page.length < PAGE) break;
+  }
+  const nodes = await Promise.all(ids.map((id) => getNodeView(chain, id)));
+  if (options.probe) await Promise.all(nodes.map(probe));
+  return nodes.sort((a, b) => a.nodeId - b.nodeId);
+}
+
+/** One node by id, from the registry. */
+export async function getNodeView(chain: Chain, nodeId: number): Promise<NodeView> {
+  const node = await chain.nodeRegistry.getNode(nodeId);
+  return {
+    nodeId,
+    operator: node.operator,
+    endpoint: node.endpoint,
+    capacity: Number(node.capacity),
+    price: node.price,
+    stake: node.stake,
+    status: STATUS[Number(node.status)] ?? "None",
+  };
+}
+
+async function probe(node: NodeView): Promise<void> {
+  try {
+    const status = await nodeStatus(node.endpoint);
+    node.online = status.nodeId === node.nodeId;
+    node.free = status.free;
+    node.shards = status.shards;
+  } catch {
+    node.online = false;
+  }
+}

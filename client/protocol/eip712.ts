@@ -1,0 +1,110 @@
+import { type TypedDataDomain, type TypedDataField, verifyTypedData } from "ethers";
+import type { FileId } from "./shard-id.ts";
+
+/**
+ * EIP-712 messages between clients and storage nodes. The domain binds every signature to
+ * one chain and one FileRegistry deployment; the messages bind it to one node, file and
+ * shard, and an expiry.
+ */
+export interface DstoreDomain {
+  chainId: bigint;
+  /** The FileRegistry address. */
+  verifyingContract: string;
+}
+
+/** Builds the EIP-712 domain of a deployment. */
+export function typedDomain({ chainId, verifyingContract }: DstoreDomain): TypedDataDomain {
+  return { name: "dstore", version: "1", chainId, verifyingContract };
+}
+
+/** A client's permission for one node to store one shard of one file. */
+export interface UploadAuthorization {
+  nodeId: number;
+  fileId: FileId;
+  shardIndex: number;
+  /** Exact bytes of the shard. */
+  size: bigint;
+  /** SHA-256 Merkle root of the shard (0x-hex). */
+  root: string;
+  /** Unix seconds after which the node must refuse it. */
+  expiry: bigint;
+  /** 32 random bytes (0x-hex); a node accepts each nonce once. */
+  nonce: string;
+}
+
+/** A node's signed statement that it stored a shard. */
+export interface ShardReceipt {
+  nodeId: number;
+  fileId: FileId;
+  shardIndex: number;
+  size: bigint;
+  root: string;
+}
+
+/** An owner's request that a node drop one shard of its file. */
+export interface ShardDeletion {
+  nodeId: number;
+  fileId: FileId;
+  shardIndex: number;
+  expiry: bigint;
+  nonce: string;
+}
+
+export const UPLOAD_TYPES: Record<string, TypedDataField[]> = {
+  UploadAuthorization: [
+    { name: "nodeId", type: "uint32" },
+    { name: "fileId", type: "bytes32" },
+    { name: "shardIndex", type: "uint8" },
+    { name: "size", type: "uint64" },
+    { name: "root", type: "bytes32" },
+    { name: "expiry", type: "uint64" },
+    { name: "nonce", type: "bytes32" },
+  ],
+};
+
+export const RECEIPT_TYPES: Record<string, TypedDataField[]> = {
+  ShardReceipt: [
+    { name: "nodeId", type: "uint32" },
+    { name: "fileId", type: "bytes32" },
+    { name: "shardIndex", type: "uint8" },
+    { name: "size", type: "uint64" },
+    { name: "root", type: "bytes32" },
+  ],
+};
+
+export const DELETION_TYPES: Record<string, TypedDataField[]> = {
+  ShardDeletion: [
+    { name: "nodeId", type: "uint32" },
+    { name: "fileId", type: "bytes32" },
+    { name: "shardIndex", type: "uint8" },
+    { name: "expiry", type: "uint64" },
+    { name: "nonce", type: "bytes32" },
+  ],
+};
+
+/** The address that signed a typed message, or undefined if the signature is malformed. */
+export function recoverTypedSigner(
+  domain: DstoreDomain,
+  types: Record<string, TypedDataField[]>,
+  message: object,
+  signature: string,
+): string | undefined {
+  try {
+    return verifyTypedData(
+      typedDomain(domain),
+      types,
+      message as Record<string, unknown>,
+      signature,
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+/** A receipt as a node returns it from `PUT /v1/shards/:shardId` (size as a decimal string). */
+export interface SignedReceipt {
+  receipt: Omit<ShardReceipt, "size"> & { size: string };
+  /** EIP-712 signature by the node's operator. */
+  signature: string;
+  operator: string;
+}

@@ -1,0 +1,504 @@
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { PassThrough } from "node:stream";
+import { getBytes, hexlify, type Wallet } from "ethers";
+import type { Chain } from "./chain/contracts.ts";
+import { wrapFileKey } from "./crypto/key-wrap.ts";
+import { FILE_KEY_SIZE, SegmentCipher } from "./crypto/segment-cipher.ts";
+import { openSealedSource, type SealedSource } from "./data-path/sealed-source.ts";
+import { encodeSegment, type Pieces } from "./data-path/segment-codec.ts";
+import { DstoreError, isDstoreError } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+import { deleteShard, putShard } from "./node-client.ts";
+import { listNodes, type NodeView } from "./nodes.ts";
+import { planPlacement, survivableLosses } from "./placement.ts";
+import type { ProgressListener } from "./progress.ts";
+import { encodeEnvelope } from "./protocol/authorization-header.ts";
+import {
+  DELETION_TYPES,
+  RECEIPT_TYPES,
+  recoverTypedSigner,
+  type SignedReceipt,
+  typedDomain,
+  UPLOAD_TYPES,
+} from "./protocol/eip712.ts";
+import { checkCoding, DEFAULT_SEGMENT_SIZE, type FileLayout } from "./protocol/layout.ts";
+import { MerkleBuilder, rootOfHashes } from "./protocol/merkle.ts";
+import { type FileId, shardIdOf } from "./protocol/shard-id.ts";
+
+/** Options of {@link upload}. */
+export interface UploadOptions {
+  /** Data shards (default 4). */
+  k?: number;
+  /** Parity shards (default 2). */
+  m?: number;
+  /** Plaintext bytes per segment (default 4 MiB). */
+  segmentSize?: number;
+  /** Name kept (encrypted) with the file; listed by `list()` and used by `download()`. */
+  name?: string;
+  onProgress?: ProgressListener;
+  /** Called with warnings for people (e.g. fewer nodes than shards). */
+  onWarning?: (message: string) => void;
+  /** Attempts per shard before the upload fails (default 3). */
+  attempts?: number;
+  /** Most ms a node may stall the transfer before it is replaced (default 30 s). */
+  stallTimeout?: number;
+  signal?: AbortSignal;
+  logger?: Logger;
+}
+
+/** What {@link upload} stored. */
+export interface UploadResult {
+  fileId: FileId;
+  size: number;
+  k: number;
+  m: number;
+  segmentSize: number;
+  shardsRoot: string;
+  /** Node id of each shard. */
+  placements: number[];
+  /** How many nodes can be lost, whichever they are, with the file still readable. */
+  survivableNodeLosses: number;
+  txHash: string;
+  gasUsed: bigint;
+  warnings: string[];
+}
+
+interface Target {
+  index: number;
+  node: NodeView;
+}
+
+/**
+ * Encrypt, erasure-code and store a file, then register it on chain. The file is read
+ * twice (once for the shard roots the nodes are told to expect, once to send the shards);
+ * a stream is sealed once into an encrypted spool instead. A node that fails is replaced
+ * by another; the file is registered only when every shard has a verified receipt.
+ *
+ * @example
+ * const result = await upload(chain, "./photo.jpg", { k: 4, m: 2 });
+ * console.log(result.fileId);
+ */
+export async function upload(
+  chain: Chain,
+  input: string | AsyncIterable<Uint8Array>,
+  options: UploadOptions = {},
+): Promise<UploadResult> {
+  const wallet = requireWallet(chain);
+  const k = options.k ?? 4;
+  const m = options.m ?? 2;
+  const segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+  checkCoding({ size: 0, segmentSize, k, m });
+  const warnings: string[] = [];
+  const warn = (message: string) => {
+    warnings.push(message);
+    options.onWarning?.(message);
+  };
+  const fileId = hexlify(randomBytes(32)) as FileId;
+  const fileKey = randomBytes(FILE_KEY_SIZE);
+  const cipher = new SegmentCipher(fileKey, getBytes(fileId));
+  const source = await openSealedSource(input, { cipher, segmentSize, k, m });
+  const stored: { target: Target; receipt: SignedReceipt }[] = [];
+  try {
+    const layout = source.layout;
+    checkCoding(layout);
+    const roots = await shardRoots(source, options);
+    const nodes = (await listNodes(chain, { probe: true })).filter((node) => node.online);
+    const plan = planPlacement(
+      nodes.map((node) => ({ nodeId: node.nodeId, free: node.free ?? 0 })),
+      layout.shards,
+      k,
+      layout.shardSize,
+    );
+    if (!plan.distinct) {
+      warn(
+        `only ${new Set(plan.placements).size} nodes for ${layout.shards} shards: the file survives the loss of ` +
+          `${plan.survivableNodeLosses} node${plan.survivableNodeLosses === 1 ? "" : "s"}, not ${m}`,
+      );
+    }
+    const byId = new Map(nodes.map((node) => [node.nodeId, node]));
+    const targets = plan.placements.map((nodeId, index) => ({ index, node: byId.get(nodeId)! }));
+    const session = { chain, wallet, fileId, layout, roots, options, stored };
+    await storeAll(session, source, targets, nodes);
+
+    const placements = stored
+      .sort((a, b) => a.target.index - b.target.index)
+      .map((s) => s.target.node.nodeId);
+    const wrappedKey = wrapFileKey(
+      fileKey,
+      fileId,
+      wallet.signingKey.publicKey,
+      nameOf(options.name),
+    );
+    options.onProgress?.({ phase: "register", done: 0, total: 1 });
+    let receipt: Awaited<
+      ReturnType<Awaited<ReturnType<typeof chain.fileRegistry.registerFile>>["wait"]>
+    >;
+    try {
+      const tx = await chain.fileRegistry.registerFile({
+        fileId,
+        size: layout.size,
+        segmentSize,
+        k,
+        m,
+        shardRoots: roots,
+        placements,
+        wrappedKey,
+      });
+      receipt = await tx.wait();
+    } catch (cause) {
+      throw new DstoreError("ChainError", `registering the file failed: ${shortReason(cause)}`, {
+        cause,
+      });
+    }
+    options.onProgress?.({ phase: "register", done: 1, total: 1 });
+    const survivable = survivableLosses(placements, k);
+    return {
+      fileId,
+      size: layout.size,
+      k,
+      m,
+      segmentSize,
+      shardsRoot: `0x${rootOfHashes(roots.map((root) => getBytes(root))).toString("hex")}`,
+      placements,
+      survivableNodeLosses: survivable,
+      txHash: receipt!.hash,
+      gasUsed: receipt!.gasUsed,
+      warnings,
+    };
+  } catch (error) {
+    await dropStored(chain, wallet, fileId, stored);
+    throw error;
+  } finally {
+    await source.close();
+  }
+}
+
+/** Pass 1: the Merkle root of every shard, without sending anything. */
+async function shardRoots(source: SealedSource, options: UploadOptions): Promise<string[]> {
+  const { layout } = source;
+  const builders = Array.from({ length: layout.shards }, () => new MerkleBuilder());
+  let done = 0;
+  options.onProgress?.({ phase: "encode", done, total: layout.size });
+  await forEachSegment(source, options.signal, (pieces, index) => {
+    for (const [i, piece] of pieces.entries()) builders[i]!.update(piece);
+    done += layout.plainLength(index);
+    options.onProgress?.({ phase: "encode", done, total: layout.size });
+  });
+  return builders.map((builder) => `0x${builder.digest().toString("hex")}`);
+}
+
+/**
+ * Erasure-code every sealed segment in order and hand its pieces to `handle`; the next
+ * segment is read and coded while `handle` works on the current one.
+ */
+export async function forEachSegment(
+  source: SealedSource,
+  signal: AbortSignal | undefined,
+  handle: (pieces: Pieces, index: number) => void | Promise<void>,
+): Promise<void> {
+  const { layout } = source;
+  const segments = source.segments()[Symbol.asyncIterator]();
+  const encodeAt = async (index: number): Promise<Pieces> => {
+    const next = await segments.next();
+    if (next.done)
+      throw new DstoreError("IntegrityError", `the source ended before segment ${index}`);
+    return encodeSegment(layout, index, next.value);
+  };
+  let pending = encodeAt(0);
+  try {
+    for (let index = 0; index < layout.segments; index++) {
+      signal?.throwIfAborted();
+      const pieces = await pending;
+      if (index + 1 < layout.segments) {
+        pending = encodeAt(index + 1);
+        // Awaited on the next turn; a failure meanwhile must not go unhandled.
+        pending.catch(() => {});
+      }
+      await handle(pieces, index);
+    }
+  } finally {
+    await segments.return?.();
+  }
+}
+
+interface Session {
+  chain: Chain;
+  wallet: Wallet;
+  fileId: FileId;
+  layout: FileLayout;
+  roots: string[];
+  options: UploadOptions;
+  stored: { target: Target; receipt: SignedReceipt }[];
+}
+
+/** Pass 2 and its retries: send every shard, replacing nodes that fail, until all are stored. */
+async function storeAll(
+  s: Session,
+  source: SealedSource,
+  targets: Target[],
+  nodes: NodeView[],
+): Promise<void> {
+  const attempts = s.options.attempts ?? 3;
+  const failed = new Set<number>();
+  let pending = targets;
+  for (let attempt = 1; pending.length > 0; attempt++) {
+    const failures = await sendShards(s, source, pending);
+    if (failures.length === 0) return;
+    if (attempt >= attempts) {
+      const [first] = failures;
+      throw new DstoreError(
+        "UploadFailed",
+        `shard ${first!.target.index} could not be stored after ${attempts} attempts: ${first!.reason}`,
+      );
+    }
+    for (const { target, reason } of failures) {
+      failed.add(target.node.nodeId);
+      s.options.logger?.warn("node failed, replacing it", {
+        nodeId: target.node.nodeId,
+        shard: target.index,
+        reason,
+      });
+    }
+    const load = new Map<number, number>();
+    for (const { target } of s.stored)
+      load.set(target.node.nodeId, (load.get(target.node.nodeId) ?? 0) + 1);
+    pending = failures.map(({ target }) => {
+      const node = leastLoaded(nodes, failed, load, s.layout.shardSize);
+      if (!node)
+        throw new DstoreError(
+          "UploadFailed",
+          `no node is left to take shard ${target.index} of the file`,
+        );
+      load.set(node.nodeId, (load.get(node.nodeId) ?? 0) + 1);
+      return { index: target.index, node };
+    });
+  }
+}
+
+/** The usable node holding the fewest shards of this file (preferring none). */
+function leastLoaded(
+  nodes: NodeView[],
+  failed: Set<number>,
+  load: Map<number, number>,
+  shardSize: number,
+): NodeView | undefined {
+  return nodes
+    .filter((node) => !failed.has(node.nodeId) && (node.free ?? 0) >= shardSize)
+    .sort((a, b) => (load.get(a.nodeId) ?? 0) - (load.get(b.nodeId) ?? 0))[0];
+}
+
+/** One pass over the file sending the given shards in parallel; returns the ones that failed. */
+async function sendShards(
+  s: Session,
+  source: SealedSource,
+  targets: Target[],
+): Promise<{ target: Target; reason: string }[]> {
+  const { layout, options } = s;
+  const stall = options.stallTimeout ?? 30_000;
+  const expiry = BigInt(Math.floor(Date.now() / 1000) + 3600);
+  const streams = await Promise.all(
+    targets.map(async (target) => {
+      const body = new PassThrough({ highWaterMark: 2 * layout.fullPieceSize });
+      const abort = new AbortController();
+      const shardId = shardIdOf(s.fileId, target.index);
+      const authorization = await signUpload(s, target, expiry);
+      const state = { target, body, abort, failed: undefined as string | undefined };
+      const result = putShard(
+        target.node.endpoint,
+        shardId,
+        authorization,
+        body,
+        layout.shardSize,
+        {
+          signal: abort.signal,
+        },
+      ).then(
+        (receipt) => {
+          checkReceipt(s, target, receipt);
+          return receipt;
+        },
+        (error: unknown) => {
+          state.failed = (error as Error).message;
+          body.destroy();
+          throw error;
+        },
+      );
+      // Settled here so a failure is never an unhandled rejection; inspected below.
+      const settled = result.then(
+        (receipt) => ({ receipt }),
+        (error: unknown) => ({ error: error as Error }),
+      );
+      return { ...state, state, settled };
+    }),
+  );
+  let sent = 0;
+  const total = layout.shardSize * targets.length;
+  options.onProgress?.({ phase: "transfer", done: 0, total });
+  const sending = forEachSegment(source, options.signal, async (pieces) => {
+    await Promise.all(
+      streams.map(async ({ state, target, body, abort }) => {
+        if (state.failed) return;
+        const piece = pieces[target.index]!;
+        if (body.write(piece)) return;
+        const drained = await Promise.race([
+          once(body, "drain").then(
+            () => true,
+            () => false,
+          ),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), stall).unref()),
+        ]);
+        if (!drained && !state.failed) {
+          state.failed = `no progress for ${stall} ms`;
+          abort.abort();
+          body.destroy();
+        }
+      }),
+    );
+    sent += pieces[0]!.length * streams.length;
+    options.onProgress?.({ phase: "transfer", done: Math.min(sent, total), total });
+  });
+  try {
+    await sending;
+  } catch (error) {
+    // The source failed (or the caller aborted): cut every transfer, keep nothing.
+    for (const { abort, body } of streams) {
+      abort.abort();
+      body.destroy();
+    }
+    for (const { target, settled } of streams) {
+      const outcome = await settled;
+      if ("receipt" in outcome) s.stored.push({ target, receipt: outcome.receipt });
+    }
+    throw error;
+  }
+  for (const { body, state } of streams) if (!state.failed) body.end();
+  const failures: { target: Target; reason: string }[] = [];
+  for (const { target, settled } of streams) {
+    const outcome = await settled;
+    if ("receipt" in outcome) s.stored.push({ target, receipt: outcome.receipt });
+    else failures.push({ target, reason: outcome.error.message });
+  }
+  options.onProgress?.({ phase: "transfer", done: total, total });
+  return failures;
+}
+
+async function signUpload(s: Session, target: Target, expiry: bigint): Promise<string> {
+  const { chainId, fileRegistry } = s.chain.deployment;
+  const message = {
+    nodeId: target.node.nodeId,
+    fileId: s.fileId,
+    shardIndex: target.index,
+    size: BigInt(s.layout.shardSize),
+    root: s.roots[target.index]!,
+    expiry,
+    nonce: hexlify(randomBytes(32)),
+  };
+  const signature = await s.wallet.signTypedData(
+    typedDomain({ chainId, verifyingContract: fileRegistry }),
+    UPLOAD_TYPES,
+    message,
+  );
+  return encodeEnvelope({
+    chainId: chainId.toString(),
+    contract: fileRegistry,
+    signer: s.wallet.address,
+    message,
+    signature,
+  });
+}
+
+/** A receipt counts only if the node's operator signed exactly what was sent. */
+function checkReceipt(s: Session, target: Target, signed: SignedReceipt): void {
+  const { receipt } = signed;
+  const expected = {
+    nodeId: target.node.nodeId,
+    fileId: s.fileId.toLowerCase(),
+    shardIndex: target.index,
+    size: String(s.layout.shardSize),
+    root: s.roots[target.index]!.toLowerCase(),
+  };
+  const got = {
+    nodeId: receipt.nodeId,
+    fileId: receipt.fileId.toLowerCase(),
+    shardIndex: receipt.shardIndex,
+    size: receipt.size,
+    root: receipt.root.toLowerCase(),
+  };
+  const signer = recoverTypedSigner(
+    { chainId: s.chain.deployment.chainId, verifyingContract: s.chain.deployment.fileRegistry },
+    RECEIPT_TYPES,
+    { ...receipt, size: BigInt(receipt.size) },
+    signed.signature,
+  );
+  if (
+    JSON.stringify(got) !== JSON.stringify(expected) ||
+    signer?.toLowerCase() !== target.node.operator.toLowerCase()
+  ) {
+    throw new DstoreError(
+      "IntegrityError",
+      `node ${target.node.nodeId} returned a receipt that does not match the shard`,
+    );
+  }
+}
+
+/** Best effort: ask nodes to drop the shards of an upload that will not be registered. */
+async function dropStored(
+  chain: Chain,
+  wallet: Wallet,
+  fileId: FileId,
+  stored: { target: Target; receipt: SignedReceipt }[],
+): Promise<void> {
+  const { chainId, fileRegistry } = chain.deployment;
+  const expiry = BigInt(Math.floor(Date.now() / 1000) + 600);
+  await Promise.allSettled(
+    stored.map(async ({ target }) => {
+      const message = {
+        nodeId: target.node.nodeId,
+        fileId,
+        shardIndex: target.index,
+        expiry,
+        nonce: hexlify(randomBytes(32)),
+      };
+      const signature = await wallet.signTypedData(
+        typedDomain({ chainId, verifyingContract: fileRegistry }),
+        DELETION_TYPES,
+        message,
+      );
+      const header = encodeEnvelope({
+        chainId: chainId.toString(),
+        contract: fileRegistry,
+        signer: wallet.address,
+        message,
+        signature,
+      });
+      await deleteShard(target.node.endpoint, shardIdOf(fileId, target.index), header);
+    }),
+  );
+}
+
+function requireWallet(chain: Chain): Wallet {
+  if (!chain.wallet) {
+    throw new DstoreError(
+      "ConfigError",
+      "storing files needs the account's key (DSTORE_PRIVATE_KEY or --private-key)",
+    );
+  }
+  return chain.wallet;
+}
+
+function nameOf(name: string | undefined): { name?: string } {
+  return name === undefined ? {} : { name };
+}
+
+/** The revert reason or RPC message of a failed transaction, on one line. */
+export function shortReason(error: unknown): string {
+  if (isDstoreError(error)) return error.message;
+  const e = error as {
+    shortMessage?: string;
+    reason?: string;
+    message?: string;
+    revert?: { name?: string };
+  };
+  return e.revert?.name ?? e.reason ?? e.shortMessage ?? e.message ?? String(error);
+}

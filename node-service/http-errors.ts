@@ -1,0 +1,46 @@
+import type { ErrorRequestHandler } from "express";
+import type { Logger } from "../client/logger.ts";
+import { ERROR_STATUS, NodeServiceError, type NodeServiceErrorName } from "./errors.ts";
+import type { NodeMetrics } from "./metrics.ts";
+
+/**
+ * The one place that turns errors into HTTP answers: `{ "error": name, "message": text }`
+ * with the status of {@link ERROR_STATUS}; never a stack. Unknown errors are 500s and are
+ * logged.
+ */
+export function errorHandler(logger: Logger, metrics: NodeMetrics): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const known = toNodeError(error);
+    const status = ERROR_STATUS[known.name];
+    metrics.errors.inc({ error: known.name });
+    if (status >= 500 && known.name !== "InsufficientStorage") {
+      logger.error("request failed", { method: req.method, path: req.path, error });
+    }
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    // The body of a refused upload is not read; close rather than drain it.
+    if (!req.complete) res.setHeader("Connection", "close");
+    res.status(status).json({ error: known.name, message: known.message });
+  };
+}
+
+function toNodeError(error: unknown): NodeServiceError {
+  if (error instanceof NodeServiceError) return error;
+  const status =
+    (error as { status?: unknown; statusCode?: unknown }).status ??
+    (error as { statusCode?: unknown }).statusCode;
+  const byStatus: Partial<Record<number, NodeServiceErrorName>> = {
+    400: "InvalidRequest",
+    404: "NotFound",
+    413: "BodyTooLarge",
+    416: "RangeNotSatisfiable",
+  };
+  const name = typeof status === "number" ? byStatus[status] : undefined;
+  if (name) return new NodeServiceError(name, (error as Error).message || name);
+  if ((error as NodeJS.ErrnoException).code === "ENOSPC") {
+    return new NodeServiceError("InsufficientStorage", "the node's disk is full");
+  }
+  return new NodeServiceError("Internal", "internal error");
+}

@@ -1,0 +1,55 @@
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import type { ShardStore } from "./shard-store.ts";
+
+/** The node's Prometheus metrics (served at `/metrics`). */
+export interface NodeMetrics {
+  registry: Registry;
+  requests: Counter<"method" | "route" | "status">;
+  errors: Counter<"error">;
+  bytesIn: Counter;
+  bytesOut: Counter;
+}
+
+/** Create the metrics of one node; store gauges read the store when scraped. */
+export function createMetrics(store: ShardStore): NodeMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "dstore_" });
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  gauge("dstore_store_capacity_bytes", "Bytes the operator offers", () => store.capacity);
+  gauge("dstore_store_used_bytes", "Bytes held by stored shards", () => store.used);
+  gauge("dstore_store_reserved_bytes", "Bytes held for uploads in flight", () => store.reserved);
+  gauge("dstore_store_shards", "Shards stored", () => store.count);
+  return {
+    registry,
+    requests: new Counter({
+      name: "dstore_http_requests_total",
+      help: "HTTP requests answered",
+      labelNames: ["method", "route", "status"],
+      registers: [registry],
+    }),
+    errors: new Counter({
+      name: "dstore_http_errors_total",
+      help: "HTTP requests answered with an error, by error name",
+      labelNames: ["error"],
+      registers: [registry],
+    }),
+    bytesIn: new Counter({
+      name: "dstore_shard_bytes_received_total",
+      help: "Shard bytes stored",
+      registers: [registry],
+    }),
+    bytesOut: new Counter({
+      name: "dstore_shard_bytes_sent_total",
+      help: "Shard bytes served",
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,43 @@
+import type { Wallet } from "ethers";
+import {
+  type DstoreDomain,
+  RECEIPT_TYPES,
+  type SignedReceipt,
+  typedDomain,
+} from "../client/protocol/eip712.ts";
+import type { FileId } from "../client/protocol/shard-id.ts";
+import type { ShardMeta } from "./shard-store.ts";
+
+/** Signs the receipts a node hands out for stored shards, with the operator's key. */
+export class ReceiptSigner {
+  readonly #wallet: Wallet;
+  readonly #domain: DstoreDomain;
+  readonly #nodeId: () => number;
+
+  constructor(wallet: Wallet, domain: DstoreDomain, nodeId: () => number) {
+    this.#wallet = wallet;
+    this.#domain = domain;
+    this.#nodeId = nodeId;
+  }
+
+  /** A signed receipt for a stored shard. */
+  async sign(meta: ShardMeta): Promise<SignedReceipt> {
+    const receipt = {
+      nodeId: this.#nodeId(),
+      fileId: meta.fileId as FileId,
+      shardIndex: meta.shardIndex,
+      size: BigInt(meta.size),
+      root: meta.root,
+    };
+    const signature = await this.#wallet.signTypedData(
+      typedDomain(this.#domain),
+      RECEIPT_TYPES,
+      receipt,
+    );
+    return {
+      receipt: { ...receipt, size: String(meta.size) },
+      signature,
+      operator: this.#wallet.address,
+    };
+  }
+}

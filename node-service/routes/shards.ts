@@ -1,0 +1,132 @@
+import { type Request, type Response, Router } from "express";
+import type { Logger } from "../../client/logger.ts";
+import { AUTHORIZATION_HEADER } from "../../client/protocol/authorization-header.ts";
+import { isShardId, type ShardId } from "../../client/protocol/shard-id.ts";
+import type { Authorizer } from "../authorizer.ts";
+import { NodeServiceError } from "../errors.ts";
+import type { NodeMetrics } from "../metrics.ts";
+import type { Prover } from "../prover.ts";
+import type { ReceiptSigner } from "../receipt-signer.ts";
+import type { ShardStore } from "../shard-store.ts";
+
+/** What the shard routes need. */
+export interface ShardRouteComponents {
+  store: ShardStore;
+  authorizer: Authorizer;
+  prover: Prover;
+  receipts: ReceiptSigner;
+  metrics: NodeMetrics;
+  logger: Logger;
+  /** The file's owner on chain, or undefined while it is not registered. */
+  ownerOf(fileId: string): Promise<string | undefined>;
+}
+
+/** `/v1/shards/...`: store, fetch, prove and delete shards. Handlers parse, call, answer. */
+export function shardRoutes(c: ShardRouteComponents): Router {
+  const router = Router();
+
+  router.put("/v1/shards/:shardId", async (req, res) => {
+    const shardId = parseShardId(req.params.shardId);
+    const grant = await c.authorizer.verifyUpload(req.get(AUTHORIZATION_HEADER), shardId);
+    checkContentLength(req, grant.size);
+    const existing = c.store.get(shardId);
+    if (existing) {
+      if (existing.root !== grant.root || existing.size !== grant.size) {
+        throw new NodeServiceError(
+          "ShardExists",
+          "this node stores a different shard under that id",
+        );
+      }
+      res.status(200).json(await c.receipts.sign(existing));
+      return;
+    }
+    const reservation = c.store.reserve(grant.size);
+    const meta = await c.store.write({ shardId, ...grant }, req, reservation);
+    c.metrics.bytesIn.inc(meta.size);
+    c.logger.debug("shard stored", { shardId, size: meta.size });
+    res.status(201).json(await c.receipts.sign(meta));
+  });
+
+  router.get("/v1/shards/:shardId", async (req, res) => {
+    const shardId = parseShardId(req.params.shardId);
+    const meta = c.store.get(shardId);
+    if (!meta) throw new NodeServiceError("ShardNotFound", "this node does not store that shard");
+    res.setHeader("X-Dstore-Root", meta.root);
+    await sendShard(res, c.store.dataPath(shardId));
+    const sent = Number(res.getHeader("Content-Length") ?? 0);
+    if (req.method === "GET" && res.statusCode < 300) c.metrics.bytesOut.inc(sent);
+  });
+
+  router.get("/v1/shards/:shardId/proof", async (req, res) => {
+    const shardId = parseShardId(req.params.shardId);
+    const leafText = typeof req.query.leaf === "string" ? req.query.leaf : "";
+    if (!/^\d{1,15}$/.test(leafText)) {
+      throw new NodeServiceError("InvalidRequest", "give the leaf to prove as ?leaf=N");
+    }
+    const proof = await c.prover.prove(shardId, Number(leafText));
+    res.json({
+      shardId: proof.shardId,
+      leafIndex: proof.leafIndex,
+      leaf: proof.leaf.toString("base64"),
+      path: proof.path.map((hash) => `0x${hash.toString("hex")}`),
+      root: proof.root,
+      size: proof.size,
+    });
+  });
+
+  router.delete("/v1/shards/:shardId", async (req, res) => {
+    const shardId = parseShardId(req.params.shardId);
+    const grant = await c.authorizer.verifyDeletion(req.get(AUTHORIZATION_HEADER), shardId);
+    const meta = c.store.get(shardId);
+    if (!meta) throw new NodeServiceError("ShardNotFound", "this node does not store that shard");
+    const owner = (await c.ownerOf(grant.fileId)) ?? meta.uploader;
+    if (owner.toLowerCase() !== grant.signer.toLowerCase()) {
+      throw new NodeServiceError("NotOwner", "only the file's owner may delete its shards");
+    }
+    await c.store.remove(shardId);
+    res.status(204).end();
+  });
+
+  // Anything else under /v1/shards (slashes, dot segments, encoded tricks) is not a shard id.
+  router.all("/v1/shards/*rest", () => {
+    throw new NodeServiceError("InvalidShardId", "a shard id is 64 lowercase hex characters");
+  });
+
+  return router;
+}
+
+function parseShardId(value: unknown): ShardId {
+  if (!isShardId(value)) {
+    throw new NodeServiceError("InvalidShardId", "a shard id is 64 lowercase hex characters");
+  }
+  return value;
+}
+
+function checkContentLength(req: Request, size: number): void {
+  const header = req.get("content-length");
+  if (header === undefined) return;
+  const length = Number(header);
+  if (length > size)
+    throw new NodeServiceError(
+      "BodyTooLarge",
+      `the body is longer than the ${size} bytes signed for`,
+    );
+  if (length < size)
+    throw new NodeServiceError("SizeMismatch", `the body has ${length} bytes, the shard ${size}`);
+}
+
+function sendShard(res: Response, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    res.sendFile(
+      path,
+      {
+        acceptRanges: true,
+        cacheControl: false,
+        lastModified: false,
+        dotfiles: "deny",
+        headers: { "Content-Type": "application/octet-stream" },
+      },
+      (error) => (error && !res.headersSent ? reject(error) : resolve()),
+    );
+  });
+}

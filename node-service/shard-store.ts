@@ -1,0 +1,347 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createLogger, type Logger } from "../client/logger.ts";
+import { HASH_SIZE, leafCount, MerkleBuilder } from "../client/protocol/merkle.ts";
+import { isShardId, type ShardId } from "../client/protocol/shard-id.ts";
+import { NodeServiceError } from "./errors.ts";
+
+/** What a node records about each shard it keeps. */
+export interface ShardMeta {
+  shardId: ShardId;
+  fileId: string;
+  shardIndex: number;
+  /** Bytes. */
+  size: number;
+  /** SHA-256 Merkle root (0x-hex). */
+  root: string;
+  /** Address that authorized the upload; may delete it until the file is on chain. */
+  uploader: string;
+  /** Unix milliseconds when it was stored. */
+  storedAt: number;
+}
+
+/** Options of {@link ShardStore.open}. */
+export interface ShardStoreOptions {
+  /** Bytes the operator offers; uploads beyond it are refused with 507. */
+  capacity: number;
+  /** Largest single shard accepted, in bytes. */
+  maxShardSize: number;
+  logger?: Logger;
+}
+
+/** Space held for an upload in flight until it is stored or abandoned. */
+export interface Reservation {
+  readonly size: number;
+  release(): void;
+}
+
+const WRITE_CHUNK = 1024 * 1024;
+const LEAF_BATCH = 2048;
+
+/**
+ * The shards a node keeps, on disk under its data directory only:
+ * `shards/<2 hex>/<id>` (bytes), `<id>.leaves` (the Merkle leaf hashes, for proofs) and
+ * `<id>.json` (its {@link ShardMeta}, written last: a shard without it does not exist).
+ * Uploads stream to `tmp/`, are hashed on the way, fsynced, renamed into place and the
+ * directory fsynced, so a crash never leaves a torn shard. The index lives in memory and
+ * is rebuilt from the directory, checked against the files, at every start.
+ */
+export class ShardStore {
+  readonly #dir: string;
+  readonly #options: ShardStoreOptions;
+  readonly #log: Logger;
+  readonly #shards = new Map<ShardId, ShardMeta>();
+  readonly #writing = new Set<ShardId>();
+  #used = 0;
+  #reserved = 0;
+
+  private constructor(dir: string, options: ShardStoreOptions) {
+    this.#dir = dir;
+    this.#options = options;
+    this.#log = options.logger ?? createLogger("node-service:store");
+  }
+
+  /** Open (or create) the store in `dataDir`, dropping leftovers of interrupted writes. */
+  static async open(dataDir: string, options: ShardStoreOptions): Promise<ShardStore> {
+    const store = new ShardStore(dataDir, options);
+    await store.#load();
+    return store;
+  }
+
+  /** Bytes offered. */
+  get capacity(): number {
+    return this.#options.capacity;
+  }
+  /** Bytes held by stored shards. */
+  get used(): number {
+    return this.#used;
+  }
+  /** Bytes held for uploads in flight. */
+  get reserved(): number {
+    return this.#reserved;
+  }
+  /** Number of stored shards. */
+  get count(): number {
+    return this.#shards.size;
+  }
+
+  /** The shard's record, if the node keeps it. */
+  get(shardId: ShardId): ShardMeta | undefined {
+    return this.#shards.get(shardId);
+  }
+
+  /** Every stored shard. */
+  list(): IterableIterator<ShardMeta> {
+    return this.#shards.values();
+  }
+
+  /** Path of a stored shard's bytes; the id must be valid. */
+  dataPath(shardId: ShardId): string {
+    return join(this.#shardDir(shardId), shardId);
+  }
+
+  /** Hold `size` bytes for an upload, or throw `InsufficientStorage`. */
+  reserve(size: number): Reservation {
+    if (size > this.#options.maxShardSize) {
+      throw new NodeServiceError(
+        "ShardTooLarge",
+        `shard of ${size} bytes is above this node's limit of ${this.#options.maxShardSize}`,
+      );
+    }
+    if (this.#used + this.#reserved + size > this.#options.capacity) {
+      throw new NodeServiceError("InsufficientStorage", "this node has no room for the shard");
+    }
+    this.#reserved += size;
+    let released = false;
+    return {
+      size,
+      release: () => {
+        if (!released) this.#reserved -= size;
+        released = true;
+      },
+    };
+  }
+
+  /**
+   * Stream a shard to disk and keep it only if it has exactly `meta.size` bytes and the
+   * Merkle root `meta.root`. Nothing of a failed write stays behind.
+   */
+  async write(
+    meta: Omit<ShardMeta, "storedAt">,
+    body: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
+    reservation: Reservation,
+  ): Promise<ShardMeta> {
+    const { shardId, size } = meta;
+    assertShardId(shardId);
+    if (this.#writing.has(shardId)) {
+      throw new NodeServiceError("ShardExists", "an upload of this shard is already in progress");
+    }
+    if (this.#shards.has(shardId)) {
+      throw new NodeServiceError("ShardExists", "this node already stores that shard");
+    }
+    this.#writing.add(shardId);
+    const tmp = join(this.#dir, "tmp", `${shardId}.${randomBytes(6).toString("hex")}`);
+    const dataTmp = `${tmp}.part`;
+    const leavesTmp = `${tmp}.leaves.part`;
+    const metaTmp = `${tmp}.json.part`;
+    try {
+      const root = await this.#receive(body, size, dataTmp, leavesTmp);
+      if (root !== meta.root.toLowerCase()) {
+        throw new NodeServiceError(
+          "RootMismatch",
+          `the shard's Merkle root is ${root}, not ${meta.root}`,
+        );
+      }
+      const stored: ShardMeta = { ...meta, root, storedAt: Date.now() };
+      await writeSynced(metaTmp, JSON.stringify(stored));
+      const dir = this.#shardDir(shardId);
+      await mkdir(dir, { recursive: true });
+      const final = join(dir, shardId);
+      await rename(dataTmp, final);
+      await rename(leavesTmp, `${final}.leaves`);
+      await rename(metaTmp, `${final}.json`);
+      await syncDir(dir);
+      this.#shards.set(shardId, stored);
+      this.#used += size;
+      return stored;
+    } catch (error) {
+      await Promise.all([dataTmp, leavesTmp, metaTmp].map((path) => rm(path, { force: true })));
+      if ((error as NodeJS.ErrnoException).code === "ENOSPC") {
+        throw new NodeServiceError("InsufficientStorage", "the node's disk is full", {
+          cause: error,
+        });
+      }
+      throw error;
+    } finally {
+      this.#writing.delete(shardId);
+      reservation.release();
+    }
+  }
+
+  /** Drop a shard (no-op if absent). */
+  async remove(shardId: ShardId): Promise<boolean> {
+    assertShardId(shardId);
+    const meta = this.#shards.get(shardId);
+    if (!meta) return false;
+    this.#shards.delete(shardId);
+    this.#used -= meta.size;
+    const final = this.dataPath(shardId);
+    // The record goes first: from then on the shard does not exist, even after a crash.
+    await rm(`${final}.json`, { force: true });
+    await Promise.all([rm(final, { force: true }), rm(`${final}.leaves`, { force: true })]);
+    await syncDir(this.#shardDir(shardId));
+    return true;
+  }
+
+  /** The shard's Merkle leaf hashes, concatenated (32 bytes each). */
+  readLeafHashes(shardId: ShardId): Promise<Buffer> {
+    assertShardId(shardId);
+    return readFile(`${this.dataPath(shardId)}.leaves`);
+  }
+
+  /** Read `length` bytes of a stored shard at `offset`. */
+  async readRange(shardId: ShardId, offset: number, length: number): Promise<Buffer> {
+    const handle = await open(this.dataPath(shardId), "r");
+    try {
+      const out = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(out, 0, length, offset);
+      return out.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async #receive(
+    body: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
+    size: number,
+    dataTmp: string,
+    leavesTmp: string,
+  ): Promise<string> {
+    const data = await open(dataTmp, "wx");
+    const leaves = await open(leavesTmp, "wx");
+    try {
+      let batch: Buffer[] = [];
+      const leafWrites: Promise<unknown>[] = [];
+      const flushLeaves = () => {
+        if (batch.length === 0) return;
+        const chunk = Buffer.concat(batch);
+        batch = [];
+        leafWrites.push(leaves.write(chunk));
+      };
+      const builder = new MerkleBuilder((leafHash) => {
+        batch.push(leafHash);
+        if (batch.length >= LEAF_BATCH) flushLeaves();
+      });
+      let received = 0;
+      const hasher = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          received += chunk.length;
+          if (received > size) {
+            done(
+              new NodeServiceError(
+                "BodyTooLarge",
+                `the body is longer than the ${size} bytes signed for`,
+              ),
+            );
+            return;
+          }
+          builder.update(chunk);
+          done(null, chunk);
+        },
+      });
+      await pipeline(
+        body as NodeJS.ReadableStream,
+        hasher,
+        data.createWriteStream({ autoClose: false, highWaterMark: WRITE_CHUNK }),
+      );
+      if (received !== size) {
+        throw new NodeServiceError(
+          "SizeMismatch",
+          `received ${received} bytes, the shard has ${size}`,
+        );
+      }
+      const root = `0x${builder.digest().toString("hex")}`;
+      flushLeaves();
+      await Promise.all(leafWrites);
+      await Promise.all([data.sync(), leaves.sync()]);
+      return root;
+    } finally {
+      await Promise.allSettled([data.close(), leaves.close()]);
+    }
+  }
+
+  #shardDir(shardId: ShardId): string {
+    return join(this.#dir, "shards", shardId.slice(0, 2));
+  }
+
+  async #load(): Promise<void> {
+    await rm(join(this.#dir, "tmp"), { recursive: true, force: true });
+    await mkdir(join(this.#dir, "tmp"), { recursive: true });
+    await mkdir(join(this.#dir, "shards"), { recursive: true });
+    let dropped = 0;
+    for (const prefix of await readdir(join(this.#dir, "shards"))) {
+      const dir = join(this.#dir, "shards", prefix);
+      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+      const names = await readdir(dir);
+      const byId = Map.groupBy(names, (name) => name.split(".")[0]!);
+      for (const [id, files] of byId) {
+        const whole = isShardId(id) && id.startsWith(prefix) && (await this.#check(dir, id, names));
+        const expected = [id, `${id}.json`, `${id}.leaves`];
+        for (const name of files) {
+          if (whole && expected.includes(name)) continue;
+          await rm(join(dir, name), { force: true });
+          dropped++;
+        }
+      }
+    }
+    if (dropped > 0)
+      this.#log.warn("dropped files of unfinished or damaged shards", { files: dropped });
+    this.#log.info("store opened", { shards: this.#shards.size, used: this.#used });
+  }
+
+  /** Whether shard `id` in `dir` is whole: record, bytes and leaf hashes all agree. */
+  async #check(dir: string, id: string, names: readonly string[]): Promise<boolean> {
+    if (![id, `${id}.json`, `${id}.leaves`].every((name) => names.includes(name))) return false;
+    try {
+      const meta = JSON.parse(await readFile(join(dir, `${id}.json`), "utf8")) as ShardMeta;
+      const [bytes, leaves] = await Promise.all([
+        stat(join(dir, id)),
+        stat(join(dir, `${id}.leaves`)),
+      ]);
+      if (meta.shardId !== id || bytes.size !== meta.size) return false;
+      if (leaves.size !== leafCount(meta.size) * HASH_SIZE) return false;
+      this.#shards.set(id, meta);
+      this.#used += meta.size;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+function assertShardId(shardId: string): asserts shardId is ShardId {
+  if (!isShardId(shardId))
+    throw new NodeServiceError("InvalidShardId", "a shard id is 64 lowercase hex characters");
+}
+
+async function writeSynced(path: string, text: string): Promise<void> {
+  const handle = await open(path, "wx");
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
