@@ -33,6 +33,17 @@ export default defineConfig({
     tests: { solidity: "test/contracts" },
   },
   networks: {
+    // The chain `dstore devnet` runs with `hardhat node --network devnet`. When it resumes a
+    // saved devnet, DSTORE_DEVNET_GENESIS restores the original genesis time so the saved
+    // blocks replay with their own timestamps.
+    devnet: {
+      type: "edr-simulated",
+      chainType: "l1",
+      chainId: 31337,
+      ...(process.env.DSTORE_DEVNET_GENESIS
+        ? { initialDate: new Date(Number(process.env.DSTORE_DEVNET_GENESIS) * 1000) }
+        : {}),
+    },
     localhost: {
       type: "http",
       chainType: "l1",

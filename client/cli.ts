@@ -1,2 +1,11 @@
 #!/usr/bin/env node
-console.log("hi from cli", process.version);
+import { addDevnetCommand } from "./cli/devnet-command.ts";
+import { addFileCommands } from "./cli/file-commands.ts";
+import { addNodeCommand } from "./cli/node-command.ts";
+import { createProgram } from "./cli/program.ts";
+
+const program = createProgram();
+addFileCommands(program);
+addNodeCommand(program);
+addDevnetCommand(program);
+await program.parseAsync(process.argv);

@@ -23,6 +23,8 @@ export interface DownloadOptions {
   hedgeDelay?: number;
   /** Most ms without a byte from a node before it counts as failed (default 30 s). */
   idleTimeout?: number;
+  /** Replace the destination file if it exists (default: refuse). */
+  overwrite?: boolean;
   signal?: AbortSignal;
   logger?: Logger;
 }
@@ -102,8 +104,14 @@ export async function download(
     },
   };
   const path = await outputPath(destination, metadata.name ?? fileId);
+  if (!options.overwrite && (await stat(path).catch(() => undefined))) {
+    throw new DstoreError(
+      "OutputExists",
+      `${path} exists; choose another output or allow replacing it`,
+    );
+  }
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.part`);
-  const out = await open(tmp, "wx", 0o600);
+  const out = await open(tmp, "wx");
   let badShards: number[];
   try {
     badShards = await fetchInto(fetch, async (plain) => {

@@ -16,6 +16,7 @@ export type DstoreErrorName =
   | "ConfigError"
   | "InvalidArgument"
   | "FileNotFound"
+  | "OutputExists"
   | "NotEnoughNodes"
   | "NotEnoughShards"
   | "IntegrityError"

@@ -13,18 +13,11 @@ import { deleteShard, putShard } from "./node-client.ts";
 import { listNodes, type NodeView } from "./nodes.ts";
 import { planPlacement, survivableLosses } from "./placement.ts";
 import type { ProgressListener } from "./progress.ts";
-import { encodeEnvelope } from "./protocol/authorization-header.ts";
-import {
-  DELETION_TYPES,
-  RECEIPT_TYPES,
-  recoverTypedSigner,
-  type SignedReceipt,
-  typedDomain,
-  UPLOAD_TYPES,
-} from "./protocol/eip712.ts";
+import { RECEIPT_TYPES, recoverTypedSigner, type SignedReceipt } from "./protocol/eip712.ts";
 import { checkCoding, DEFAULT_SEGMENT_SIZE, type FileLayout } from "./protocol/layout.ts";
 import { MerkleBuilder, rootOfHashes } from "./protocol/merkle.ts";
 import { type FileId, shardIdOf } from "./protocol/shard-id.ts";
+import { authorizeDeletion, authorizeUpload } from "./signing.ts";
 
 /** Options of {@link upload}. */
 export interface UploadOptions {
@@ -296,13 +289,18 @@ async function sendShards(
 ): Promise<{ target: Target; reason: string }[]> {
   const { layout, options } = s;
   const stall = options.stallTimeout ?? 30_000;
-  const expiry = BigInt(Math.floor(Date.now() / 1000) + 3600);
   const streams = await Promise.all(
     targets.map(async (target) => {
       const body = new PassThrough({ highWaterMark: 2 * layout.fullPieceSize });
       const abort = new AbortController();
       const shardId = shardIdOf(s.fileId, target.index);
-      const authorization = await signUpload(s, target, expiry);
+      const authorization = await authorizeUpload(s.chain, s.wallet, {
+        nodeId: target.node.nodeId,
+        fileId: s.fileId,
+        shardIndex: target.index,
+        size: BigInt(layout.shardSize),
+        root: s.roots[target.index]!,
+      });
       const state = { target, body, abort, failed: undefined as string | undefined };
       const result = putShard(
         target.node.endpoint,
@@ -383,31 +381,6 @@ async function sendShards(
   return failures;
 }
 
-async function signUpload(s: Session, target: Target, expiry: bigint): Promise<string> {
-  const { chainId, fileRegistry } = s.chain.deployment;
-  const message = {
-    nodeId: target.node.nodeId,
-    fileId: s.fileId,
-    shardIndex: target.index,
-    size: BigInt(s.layout.shardSize),
-    root: s.roots[target.index]!,
-    expiry,
-    nonce: hexlify(randomBytes(32)),
-  };
-  const signature = await s.wallet.signTypedData(
-    typedDomain({ chainId, verifyingContract: fileRegistry }),
-    UPLOAD_TYPES,
-    message,
-  );
-  return encodeEnvelope({
-    chainId: chainId.toString(),
-    contract: fileRegistry,
-    signer: s.wallet.address,
-    message,
-    signature,
-  });
-}
-
 /** A receipt counts only if the node's operator signed exactly what was sent. */
 function checkReceipt(s: Session, target: Target, signed: SignedReceipt): void {
   const { receipt } = signed;
@@ -449,29 +422,10 @@ async function dropStored(
   fileId: FileId,
   stored: { target: Target; receipt: SignedReceipt }[],
 ): Promise<void> {
-  const { chainId, fileRegistry } = chain.deployment;
-  const expiry = BigInt(Math.floor(Date.now() / 1000) + 600);
   await Promise.allSettled(
     stored.map(async ({ target }) => {
-      const message = {
-        nodeId: target.node.nodeId,
-        fileId,
-        shardIndex: target.index,
-        expiry,
-        nonce: hexlify(randomBytes(32)),
-      };
-      const signature = await wallet.signTypedData(
-        typedDomain({ chainId, verifyingContract: fileRegistry }),
-        DELETION_TYPES,
-        message,
-      );
-      const header = encodeEnvelope({
-        chainId: chainId.toString(),
-        contract: fileRegistry,
-        signer: wallet.address,
-        message,
-        signature,
-      });
+      const shard = { nodeId: target.node.nodeId, fileId, shardIndex: target.index };
+      const header = await authorizeDeletion(chain, wallet, shard);
       await deleteShard(target.node.endpoint, shardIdOf(fileId, target.index), header);
     }),
   );

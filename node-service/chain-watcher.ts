@@ -69,7 +69,7 @@ export class ChainWatcher {
       const registry = chain.fileRegistry;
       const deleted = await registry.queryFilter(registry.filters.FileDeleted(), from, to);
       const moved = await registry.queryFilter(
-        registry.filters.ShardReassigned(undefined, nodeId),
+        registry.filters.ShardReassigned(undefined, undefined, nodeId),
         from,
         to,
       );

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Transform } from "node:stream";
@@ -100,7 +101,18 @@ export class ShardStore {
 
   /** Path of a stored shard's bytes; the id must be valid. */
   dataPath(shardId: ShardId): string {
-    return join(this.#shardDir(shardId), shardId);
+    return join(this.#dir, "shards", this.relativePath(shardId));
+  }
+
+  /** Folder all shards live under. */
+  get shardsRoot(): string {
+    return join(this.#dir, "shards");
+  }
+
+  /** Path of a stored shard's bytes relative to {@link shardsRoot}. */
+  relativePath(shardId: ShardId): string {
+    assertShardId(shardId);
+    return join(shardId.slice(0, 2), shardId);
   }
 
   /** Hold `size` bytes for an upload, or throw `InsufficientStorage`. */
@@ -220,7 +232,6 @@ export class ShardStore {
     dataTmp: string,
     leavesTmp: string,
   ): Promise<string> {
-    const data = await open(dataTmp, "wx");
     const leaves = await open(leavesTmp, "wx");
     try {
       let batch: Buffer[] = [];
@@ -252,10 +263,11 @@ export class ShardStore {
           done(null, chunk);
         },
       });
+      // `flush` fsyncs the file before the stream closes, and the pipeline waits for that.
       await pipeline(
         body as NodeJS.ReadableStream,
         hasher,
-        data.createWriteStream({ autoClose: false, highWaterMark: WRITE_CHUNK }),
+        createWriteStream(dataTmp, { flags: "wx", flush: true, highWaterMark: WRITE_CHUNK }),
       );
       if (received !== size) {
         throw new NodeServiceError(
@@ -266,10 +278,10 @@ export class ShardStore {
       const root = `0x${builder.digest().toString("hex")}`;
       flushLeaves();
       await Promise.all(leafWrites);
-      await Promise.all([data.sync(), leaves.sync()]);
+      await leaves.sync();
       return root;
     } finally {
-      await Promise.allSettled([data.close(), leaves.close()]);
+      await leaves.close().catch(() => {});
     }
   }
 

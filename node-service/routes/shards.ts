@@ -52,7 +52,7 @@ export function shardRoutes(c: ShardRouteComponents): Router {
     const meta = c.store.get(shardId);
     if (!meta) throw new NodeServiceError("ShardNotFound", "this node does not store that shard");
     res.setHeader("X-Dstore-Root", meta.root);
-    await sendShard(res, c.store.dataPath(shardId));
+    await sendShard(res, c.store.shardsRoot, c.store.relativePath(shardId));
     const sent = Number(res.getHeader("Content-Length") ?? 0);
     if (req.method === "GET" && res.statusCode < 300) c.metrics.bytesOut.inc(sent);
   });
@@ -115,11 +115,12 @@ function checkContentLength(req: Request, size: number): void {
     throw new NodeServiceError("SizeMismatch", `the body has ${length} bytes, the shard ${size}`);
 }
 
-function sendShard(res: Response, path: string): Promise<void> {
+function sendShard(res: Response, root: string, path: string): Promise<void> {
   return new Promise((resolve, reject) => {
     res.sendFile(
       path,
       {
+        root,
         acceptRanges: true,
         cacheControl: false,
         lastModified: false,

@@ -1,0 +1,174 @@
+import { basename } from "node:path";
+import { type Command, Option } from "commander";
+import { DstoreClient } from "../dstore-client.ts";
+import { DstoreError } from "../errors.ts";
+import { formatSize, parseSize } from "../units.ts";
+import { note, printJson, printTable } from "./output.ts";
+import { action, configFlags, globalsOf } from "./program.ts";
+import { progressBars } from "./progress-bar.ts";
+
+async function withClient<T>(
+  command: Command,
+  run: (client: DstoreClient) => Promise<T>,
+): Promise<T> {
+  const client = await DstoreClient.connect(configFlags(globalsOf(command)));
+  try {
+    return await run(client);
+  } finally {
+    await client.close();
+  }
+}
+
+function integer(name: string) {
+  return (value: string) => {
+    if (!/^\d+$/.test(value))
+      throw new DstoreError("InvalidArgument", `${name} must be a whole number, got "${value}"`);
+    return Number(value);
+  };
+}
+
+/** `put`, `get`, `ls`, `rm`: what a user does with files. */
+export function addFileCommands(program: Command): void {
+  program
+    .command("put")
+    .description("encrypt, erasure-code and store a file; prints its file id")
+    .argument("<path>", "file to store, or - for standard input")
+    .addOption(new Option("-k, --k <n>", "data shards").default(4).argParser(integer("k")))
+    .addOption(
+      new Option("-m, --m <n>", "parity shards (nodes that may be lost)")
+        .default(2)
+        .argParser(integer("m")),
+    )
+    .option("--segment-size <size>", "plaintext bytes per segment", "4MiB")
+    .option("--name <name>", "name to keep with the file (default: the file's own name)")
+    .option("--json", "print the result as JSON")
+    .action(
+      action(
+        async (
+          path: string,
+          options: { k: number; m: number; segmentSize: string; name?: string; json?: boolean },
+          command: Command,
+        ) => {
+          const json = globalsOf(command).json === true;
+          const bars = progressBars(!json);
+          const result = await withClient(command, (client) =>
+            client
+              .upload(path === "-" ? process.stdin : path, {
+                k: options.k,
+                m: options.m,
+                segmentSize: parseSize(options.segmentSize),
+                ...((options.name ?? (path === "-" ? undefined : basename(path)))
+                  ? { name: options.name ?? basename(path) }
+                  : {}),
+                ...(bars.listener ? { onProgress: bars.listener } : {}),
+                onWarning: (message) => {
+                  if (!json) note(`warning: ${message}`);
+                },
+              })
+              .finally(bars.stop),
+          );
+          if (json) {
+            printJson(result);
+            return;
+          }
+          note(
+            `stored ${formatSize(result.size)} as ${result.k}+${result.m} shards on nodes ${result.placements.join(",")}; ` +
+              `it survives the loss of ${result.survivableNodeLosses} node(s)`,
+          );
+          process.stdout.write(`${result.fileId}\n`);
+        },
+      ),
+    );
+
+  program
+    .command("get")
+    .description("fetch, verify and decrypt a file")
+    .argument("<fileId>", "the file id `put` printed")
+    .option("-o, --output <path>", "file or folder to write to (default: its stored name here)")
+    .option("-f, --force", "replace the output file if it exists")
+    .option("--json", "print the result as JSON")
+    .action(
+      action(
+        async (fileId: string, options: { output?: string; force?: boolean }, command: Command) => {
+          const json = globalsOf(command).json === true;
+          const bars = progressBars(!json);
+          const result = await withClient(command, (client) =>
+            client
+              .download(fileId, options.output, {
+                overwrite: options.force === true,
+                ...(bars.listener ? { onProgress: bars.listener } : {}),
+                onWarning: (message) => {
+                  if (!json) note(`warning: ${message}`);
+                },
+              })
+              .finally(bars.stop),
+          );
+          if (json) printJson(result);
+          else process.stdout.write(`${result.path}\n`);
+        },
+      ),
+    );
+
+  program
+    .command("ls")
+    .description("list the account's files (from the chain alone)")
+    .option("--json", "print the list as JSON")
+    .action(
+      action(async (_options: unknown, command: Command) => {
+        const files = await withClient(command, (client) => client.list());
+        if (globalsOf(command).json) {
+          printJson(files);
+          return;
+        }
+        printTable(
+          ["FILE ID", "NAME", "SIZE", "SHARDS", "STORED"],
+          files.map((file) => [
+            file.fileId,
+            file.name ?? "",
+            formatSize(file.size),
+            `${file.k}+${file.m}`,
+            new Date(file.registeredAt * 1000).toISOString().replace("T", " ").slice(0, 19),
+          ]),
+        );
+      }),
+    );
+
+  program
+    .command("rm")
+    .description("delete a file: on chain, then from its nodes")
+    .argument("<fileId>", "the file to delete")
+    .option("--json", "print the result as JSON")
+    .action(
+      action(async (fileId: string, _options: unknown, command: Command) => {
+        const result = await withClient(command, (client) => client.remove(fileId));
+        if (globalsOf(command).json) printJson(result);
+        else process.stdout.write(`deleted ${result.fileId}\n`);
+      }),
+    );
+
+  program
+    .command("nodes")
+    .description("list the active storage nodes and whether they answer")
+    .option("--json", "print the list as JSON")
+    .action(
+      action(async (_options: unknown, command: Command) => {
+        const nodes = await withClient(command, (client) => client.nodes({ probe: true }));
+        if (globalsOf(command).json) {
+          printJson(nodes);
+          return;
+        }
+        printTable(
+          ["ID", "ENDPOINT", "CAPACITY", "FREE", "SHARDS", "PRICE (wei/GiB/day)", "ONLINE"],
+          nodes.map((node) => [
+            String(node.nodeId),
+            node.endpoint,
+            formatSize(node.capacity),
+            node.free === undefined ? "-" : formatSize(node.free),
+            node.shards === undefined ? "-" : String(node.shards),
+            node.price.toString(),
+            node.online ? "yes" : "no",
+          ]),
+        );
+      }),
+    );
+}

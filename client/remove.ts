@@ -1,0 +1,54 @@
+import type { Chain } from "./chain/contracts.ts";
+import { readFileRecord } from "./chain/files.ts";
+import { DstoreError } from "./errors.ts";
+import { deleteShard } from "./node-client.ts";
+import { getNodeView } from "./nodes.ts";
+import { type FileId, isFileId, shardIdOf } from "./protocol/shard-id.ts";
+import { authorizeDeletion } from "./signing.ts";
+import { shortReason } from "./upload.ts";
+
+/** What {@link remove} did. */
+export interface RemoveResult {
+  fileId: FileId;
+  txHash: string;
+  /** Shards the nodes confirmed they dropped at once (the rest go when they see the chain). */
+  shardsDropped: number;
+}
+
+/**
+ * Delete a file: the owner deletes it on chain, then asks each node to drop its shard
+ * right away. Nodes also drop shards of deleted files on their own when they see the event.
+ */
+export async function remove(chain: Chain, fileId: string): Promise<RemoveResult> {
+  if (!isFileId(fileId)) throw new DstoreError("InvalidArgument", `not a file id: ${fileId}`);
+  const wallet = chain.wallet;
+  if (!wallet)
+    throw new DstoreError(
+      "ConfigError",
+      "deleting files needs the owner's key (DSTORE_PRIVATE_KEY)",
+    );
+  const record = await readFileRecord(chain, fileId);
+  if (record.owner.toLowerCase() !== wallet.address.toLowerCase()) {
+    throw new DstoreError(
+      "NotOwner",
+      `file ${fileId} belongs to ${record.owner}, not to ${wallet.address}`,
+    );
+  }
+  let txHash: string;
+  try {
+    const receipt = await (await chain.fileRegistry.deleteFile(fileId)).wait();
+    txHash = receipt!.hash;
+  } catch (cause) {
+    throw new DstoreError("ChainError", `deleting the file failed: ${shortReason(cause)}`, {
+      cause,
+    });
+  }
+  const outcomes = await Promise.allSettled(
+    record.placements.map(async (nodeId, shardIndex) => {
+      const node = await getNodeView(chain, nodeId);
+      const header = await authorizeDeletion(chain, wallet, { nodeId, fileId, shardIndex });
+      await deleteShard(node.endpoint, shardIdOf(fileId, shardIndex), header);
+    }),
+  );
+  return { fileId, txHash, shardsDropped: outcomes.filter((o) => o.status === "fulfilled").length };
+}
