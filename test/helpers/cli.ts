@@ -1,0 +1,100 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { openSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { nodeStatus } from "../../client/node-client.ts";
+import { devAccount } from "../../client/devnet/devnet.ts";
+import { waitFor } from "../../client/devnet/processes.ts";
+import type { LocalChain } from "./local-chain.ts";
+
+export const CLI = fileURLToPath(new URL("../../client/cli.ts", import.meta.url));
+
+/** Result of one CLI run. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `dstore <args>` to completion with an environment of its own (nothing inherited but PATH and HOME). */
+export function runCli(args: string[], env: Record<string, string>, options: { cwd?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: options.cwd,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A storage node started as its own process through the CLI. */
+export interface NodeProcess {
+  url: string;
+  nodeId: number;
+  child: ChildProcess;
+  exited: Promise<unknown>;
+  /** SIGTERM and wait. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startNodeProcess}. */
+export interface NodeProcessOptions {
+  chain: LocalChain;
+  /** Hardhat test account of the operator (1 and up). */
+  account: number;
+  host?: string;
+  port: number;
+  dataDir: string;
+  capacity?: string;
+  env?: Record<string, string>;
+  logFile?: string;
+}
+
+/** Start `dstore node start` and wait until it is registered and serving. */
+export async function startNodeProcess(o: NodeProcessOptions): Promise<NodeProcess> {
+  const host = o.host ?? "127.0.0.1";
+  const out = o.logFile ? openSync(o.logFile, "a") : "ignore";
+  const child = spawn(
+    process.execPath,
+    [CLI, "node", "start", "--data-dir", o.dataDir, "--host", host, "--port", String(o.port), "--capacity", o.capacity ?? "1GiB"],
+    {
+      env: {
+        PATH: process.env.PATH ?? "",
+        ...o.chain.env,
+        DSTORE_PRIVATE_KEY: devAccount(o.account).privateKey,
+        DSTORE_LOG_LEVEL: "warn",
+        ...o.env,
+      },
+      stdio: ["ignore", out, out],
+    },
+  );
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const url = `http://${host}:${o.port}`;
+  let nodeId = 0;
+  await waitFor(
+    async () => {
+      nodeId = (await nodeStatus(url)).nodeId;
+      return nodeId > 0;
+    },
+    { timeout: 60_000, exited, what: `storage node on ${url}` },
+  );
+  return {
+    url,
+    nodeId,
+    child,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
