@@ -6,9 +6,9 @@ import type { Chain } from "./chain/contracts.ts";
 import { type FileRecord, readFileRecord } from "./chain/files.ts";
 import { unwrapFileKey } from "./crypto/key-wrap.ts";
 import { SegmentCipher } from "./crypto/segment-cipher.ts";
-import { decodeSegment, encodeSegment } from "./data-path/segment-codec.ts";
+import { recoverSegment, tryOpenSegment } from "./data-path/segment-recovery.ts";
 import { ShardReader } from "./data-path/shard-reader.ts";
-import { DstoreError, isDstoreError } from "./errors.ts";
+import { DstoreError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { getNodeView } from "./nodes.ts";
 import type { ProgressListener } from "./progress.ts";
@@ -264,19 +264,11 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
 
   /** Decode and decrypt, falling back to a search over the pieces when one is corrupt. */
   async function open_(segment: number, got: Map<number, Buffer>): Promise<Buffer> {
-    const last = layout.isLast(segment);
     const chosen = [...got.keys()].sort((a, b) => a - b).slice(0, k);
-    try {
-      return f.cipher.open(
-        await decodeSegment(layout, segment, pieceArray(got, chosen)),
-        segment,
-        last,
-      );
-    } catch (error) {
-      if (!isDstoreError(error, "DecryptionError")) throw error;
-    }
+    const plain = await tryOpenSegment(layout, f.cipher, segment, got, chosen);
+    if (plain !== undefined) return plain;
     // Some piece is wrong. Fetch this segment's piece from every other shard, find k that
-    // decrypt, and mark the shards whose pieces disagree with the rebuilt segment as bad.
+    // decrypt, and retire the shards whose pieces disagree with the rebuilt segment.
     await Promise.all(
       state.map(async (s, index) => {
         if (got.has(index) || s === "failed" || s === "bad") return;
@@ -296,52 +288,11 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
         }
       }),
     );
-    for (const subset of subsetsOf(
-      [...got.keys()].sort((a, b) => a - b),
-      k,
-    )) {
-      let plain: Buffer;
-      let sealed: Buffer;
-      try {
-        sealed = await decodeSegment(layout, segment, pieceArray(got, subset));
-        plain = f.cipher.open(sealed, segment, last);
-      } catch {
-        continue;
-      }
-      const truth = await encodeSegment(layout, segment, sealed);
-      for (const [index, piece] of got) {
-        if (!piece.equals(truth[index]!)) {
-          f.warn(
-            `shard ${index} at ${f.endpoints[index]} is corrupt; the file was rebuilt without it`,
-          );
-          retire(index, "bad");
-        }
-      }
-      return plain;
+    const recovered = await recoverSegment(layout, f.cipher, segment, got);
+    for (const index of recovered.corrupt) {
+      f.warn(`shard ${index} at ${f.endpoints[index]} is corrupt; the file was rebuilt without it`);
+      retire(index, "bad");
     }
-    throw new DstoreError(
-      "IntegrityError",
-      `segment ${segment} cannot be rebuilt: too many shards are corrupt`,
-    );
-  }
-}
-
-function pieceArray(got: Map<number, Buffer>, indices: readonly number[]): (Buffer | undefined)[] {
-  const out: (Buffer | undefined)[] = [];
-  for (const index of indices) out[index] = got.get(index);
-  return out;
-}
-
-/** All subsets of `items` of size `size`, in lexicographic order. */
-function* subsetsOf<T>(items: readonly T[], size: number): Generator<T[]> {
-  const pick: number[] = Array.from({ length: size }, (_, i) => i);
-  if (size > items.length) return;
-  while (true) {
-    yield pick.map((i) => items[i]!);
-    let i = size - 1;
-    while (i >= 0 && pick[i] === items.length - size + i) i--;
-    if (i < 0) return;
-    pick[i]!++;
-    for (let j = i + 1; j < size; j++) pick[j] = pick[j - 1]! + 1;
+    return recovered.plain;
   }
 }

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { openSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { nodeStatus } from "../../client/node-client.ts";
 import { devAccount } from "../../client/devnet/devnet.ts";
 import { waitFor } from "../../client/devnet/processes.ts";
+import { nodeStatus } from "../../client/node-client.ts";
 import type { LocalChain } from "./local-chain.ts";
 
 export const CLI = fileURLToPath(new URL("../../client/cli.ts", import.meta.url));
@@ -16,7 +16,11 @@ export interface CliResult {
 }
 
 /** Run `dstore <args>` to completion with an environment of its own (nothing inherited but PATH and HOME). */
-export function runCli(args: string[], env: Record<string, string>, options: { cwd?: string } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  options: { cwd?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: options.cwd,
@@ -65,7 +69,19 @@ export async function startNodeProcess(o: NodeProcessOptions): Promise<NodeProce
   const out = o.logFile ? openSync(o.logFile, "a") : "ignore";
   const child = spawn(
     process.execPath,
-    [CLI, "node", "start", "--data-dir", o.dataDir, "--host", host, "--port", String(o.port), "--capacity", o.capacity ?? "1GiB"],
+    [
+      CLI,
+      "node",
+      "start",
+      "--data-dir",
+      o.dataDir,
+      "--host",
+      host,
+      "--port",
+      String(o.port),
+      "--capacity",
+      o.capacity ?? "1GiB",
+    ],
     {
       env: {
         PATH: process.env.PATH ?? "",

@@ -20,10 +20,17 @@ export interface LocalChain {
 /** Start a Hardhat chain on a free port and deploy the contracts with Ignition. */
 export async function startLocalChain(host = "127.0.0.1"): Promise<LocalChain> {
   const dir = await mkdtemp(join(tmpdir(), "dstore-chain-"));
-  const chain = await startHardhatNode({ host, port: await freePort(host), logFile: join(dir, "chain.log") });
+  const chain = await startHardhatNode({
+    host,
+    port: await freePort(host),
+    logFile: join(dir, "chain.log"),
+  });
   const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { staticNetwork: true });
   try {
-    const contracts = await deployContracts(provider, join(dir, "ignition"), { minStake: 10n ** 16n, exitDelay: 3600n });
+    const contracts = await deployContracts(provider, join(dir, "ignition"), {
+      minStake: 10n ** 16n,
+      exitDelay: 3600n,
+    });
     return {
       rpcUrl: chain.rpcUrl,
       ...contracts,

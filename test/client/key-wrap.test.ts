@@ -1,0 +1,52 @@
+import { randomBytes } from "node:crypto";
+import { hexlify, Wallet } from "ethers";
+import { describe, expect, it } from "vitest";
+import { unwrapFileKey, wrapFileKey } from "../../client/crypto/key-wrap.ts";
+
+describe("file key wrapping (ECIES secp256k1 to the owner's account key)", () => {
+  const owner = Wallet.createRandom();
+  const fileId = hexlify(randomBytes(32));
+  const fileKey = randomBytes(32);
+
+  it("opens with the owner's key and returns the key and the sealed name", () => {
+    const wrapped = wrapFileKey(fileKey, fileId, owner.signingKey.publicKey, {
+      name: "report 2026.pdf",
+    });
+    const opened = unwrapFileKey(wrapped, fileId, owner.privateKey);
+    expect(opened.fileKey.equals(fileKey)).toBe(true);
+    expect(opened.metadata).toEqual({ name: "report 2026.pdf" });
+    expect(wrapped.length).toBe(1 + 97 + Buffer.byteLength('{"name":"report 2026.pdf"}') + 16);
+  });
+
+  it("never holds the file key or the name in the clear", () => {
+    const wrapped = wrapFileKey(fileKey, fileId, owner.signingKey.publicKey, {
+      name: "secret-name",
+    });
+    expect(wrapped.includes(fileKey)).toBe(false);
+    expect(wrapped.includes(Buffer.from("secret-name"))).toBe(false);
+  });
+
+  it("refuses another account's key with DecryptionError", () => {
+    const wrapped = wrapFileKey(fileKey, fileId, owner.signingKey.publicKey);
+    expect(() => unwrapFileKey(wrapped, fileId, Wallet.createRandom().privateKey)).toThrow(
+      expect.objectContaining({ name: "DecryptionError" }),
+    );
+  });
+
+  it("refuses a blob altered anywhere with DecryptionError", () => {
+    const wrapped = wrapFileKey(fileKey, fileId, owner.signingKey.publicKey, { name: "x" });
+    for (const at of [0, 5, 60, wrapped.length - 1]) {
+      const bad = Buffer.from(wrapped);
+      bad[at]! ^= 1;
+      expect(() => unwrapFileKey(bad, fileId, owner.privateKey)).toThrow(
+        expect.objectContaining({ name: "DecryptionError" }),
+      );
+    }
+  });
+
+  it("refuses names longer than 255 bytes with InvalidArgument", () => {
+    expect(() =>
+      wrapFileKey(fileKey, fileId, owner.signingKey.publicKey, { name: "é".repeat(128) }),
+    ).toThrow(expect.objectContaining({ name: "InvalidArgument" }));
+  });
+});

@@ -1,0 +1,99 @@
+import { createHash, randomBytes } from "node:crypto";
+import fc from "fast-check";
+import { network } from "hardhat";
+import { describe, expect, it } from "vitest";
+import {
+  LEAF_SIZE,
+  leafCount,
+  leafHash,
+  MerkleBuilder,
+  merklePath,
+  merkleRoot,
+  rootFromPath,
+  rootOfHashes,
+} from "../../client/protocol/merkle.ts";
+
+const sha = (data: Uint8Array) => createHash("sha256").update(data).digest();
+
+/** The tree written out plainly: leaves padded with zero hashes to a power of two. */
+function referenceRoot(data: Buffer): Buffer {
+  const leaves: Buffer[] = [];
+  for (let i = 0; i < leafCount(data.length); i++)
+    leaves.push(sha(data.subarray(i * LEAF_SIZE, (i + 1) * LEAF_SIZE)));
+  let level = leaves;
+  let width = 1;
+  while (width < level.length) width *= 2;
+  while (level.length < width) level.push(Buffer.alloc(32));
+  while (level.length > 1) {
+    const next: Buffer[] = [];
+    for (let i = 0; i < level.length; i += 2)
+      next.push(sha(Buffer.concat([level[i]!, level[i + 1]!])));
+    level = next;
+  }
+  return level[0]!;
+}
+
+describe("SHA-256 Merkle tree over 4 KiB leaves", () => {
+  it("gives the plain reference root whatever the size and however the bytes are chunked", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 9 * LEAF_SIZE + 5 }),
+        fc.array(fc.integer({ min: 1, max: 10_000 }), { minLength: 1 }),
+        (size, cuts) => {
+          const data = randomBytes(size);
+          const builder = new MerkleBuilder();
+          let offset = 0;
+          for (let i = 0; offset < size; i++) {
+            const step = cuts[i % cuts.length]!;
+            builder.update(data.subarray(offset, offset + step));
+            offset += step;
+          }
+          expect(builder.digest().equals(referenceRoot(data))).toBe(true);
+          expect(builder.size).toBe(size);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("proves every leaf with a path that leads back to the root", async () => {
+    const data = randomBytes(11 * LEAF_SIZE + 100);
+    const hashes: Buffer[] = [];
+    const builder = new MerkleBuilder((hash) => hashes.push(hash));
+    builder.update(data);
+    const root = builder.digest();
+    for (let leaf = 0; leaf < hashes.length; leaf++) {
+      const path = await merklePath(Buffer.concat(hashes), leaf);
+      const bytes = data.subarray(leaf * LEAF_SIZE, (leaf + 1) * LEAF_SIZE);
+      expect(rootFromPath(leafHash(bytes), leaf, path).equals(root)).toBe(true);
+      expect(rootFromPath(leafHash(Buffer.from("forged")), leaf, path).equals(root)).toBe(false);
+    }
+  });
+
+  it("computes the same shards root as FileRegistry's MerkleSha256 library on chain", async () => {
+    const { ethers } = await network.connect();
+    const signers = await ethers.getSigners();
+    const nodes = await ethers.deployContract("NodeRegistry", [0n, 0n]);
+    const files = await ethers.deployContract("FileRegistry", [await nodes.getAddress()]);
+    await (await nodes.connect(signers[1]!).register("http://127.0.0.1:1", 1n, 0n)).wait();
+    for (const shards of [2, 3, 6, 7, 24]) {
+      const roots = Array.from({ length: shards }, () => randomBytes(32));
+      const fileId = randomBytes(32);
+      await (
+        await files.registerFile({
+          fileId,
+          size: 1n,
+          segmentSize: 1,
+          k: shards - 1 > 23 ? 23 : shards - 1,
+          m: 1,
+          shardRoots: roots,
+          placements: Array(shards).fill(1),
+          wrappedKey: randomBytes(98),
+        })
+      ).wait();
+      const [record] = await files.getFile(fileId);
+      expect(record.shardsRoot).toBe(`0x${rootOfHashes(roots).toString("hex")}`);
+    }
+    expect(merkleRoot(Buffer.alloc(0)).equals(sha(Buffer.alloc(0)))).toBe(true);
+  });
+});

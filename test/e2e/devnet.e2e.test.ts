@@ -1,0 +1,202 @@
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FileId, shardIdOf } from "../../client/protocol/shard-id.ts";
+import { runCli } from "../helpers/cli.ts";
+import { type DevnetProcess, startDevnetProcess } from "../helpers/devnet.ts";
+
+// The product as a user meets it: `npm start` (dstore devnet), then the dstore CLI.
+describe("dstore devnet and the CLI, end to end", () => {
+  let dir: string;
+  let work: string;
+  let devnet: DevnetProcess;
+  const env = () => ({ DSTORE_DEVNET_DIR: dir });
+  const stored = new Map<string, { path: string; data: Buffer }>();
+
+  let lastPlacements: number[] = [];
+  async function put(name: string, data: Buffer): Promise<string> {
+    const path = join(work, name);
+    await writeFile(path, data);
+    const result = await runCli(["put", path, "--json"], env());
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const { fileId, placements } = JSON.parse(result.stdout) as {
+      fileId: string;
+      placements: number[];
+    };
+    stored.set(fileId, { path, data });
+    lastPlacements = placements;
+    return fileId;
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "dstore-devnet-"));
+    work = await mkdtemp(join(tmpdir(), "dstore-work-"));
+    devnet = await startDevnetProcess(dir);
+  }, 180_000);
+
+  afterAll(async () => {
+    await devnet?.stop();
+  });
+
+  it("starts a chain and 6 registered nodes and writes devnet.json", () => {
+    expect(devnet.output()).toContain("devnet ready");
+    const { info } = devnet;
+    expect(info.nodes).toHaveLength(6);
+    expect(info.nodes.map((node) => node.nodeId).sort()).toEqual([1, 2, 3, 4, 5, 6]);
+    for (const node of info.nodes) {
+      expect(node.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(node.operator).toMatch(/^0x[0-9a-fA-F]{40}$/);
+      expect(existsSync(node.dataDir)).toBe(true);
+    }
+    expect(new Set(info.nodes.map((node) => node.operator)).size).toBe(6);
+  });
+
+  it("lists the 6 nodes as online", async () => {
+    const result = await runCli(["nodes", "--json"], env());
+    expect(result.code).toBe(0);
+    const nodes = JSON.parse(result.stdout) as { online: boolean }[];
+    expect(nodes.filter((node) => node.online)).toHaveLength(6);
+  });
+
+  it.each([
+    ["empty", 0],
+    ["one byte", 1],
+    ["a segment minus one", 4 * 2 ** 20 - 1],
+    ["a segment plus one", 4 * 2 ** 20 + 1],
+    ["several segments", 25 * 2 ** 20 + 12345],
+  ])(
+    "stores and returns a file that is %s, byte for byte",
+    async (label, size) => {
+      const data = randomBytes(size);
+      const fileId = await put(`${label.replaceAll(" ", "-")}.bin`, data);
+      expect(fileId).toMatch(/^0x[0-9a-f]{64}$/);
+      const out = join(work, `${fileId}.out`);
+      const result = await runCli(["get", fileId, "-o", out], env());
+      expect(result.code).toBe(0);
+      expect(result.stdout.trim()).toBe(out);
+      expect((await readFile(out)).equals(data)).toBe(true);
+    },
+    120_000,
+  );
+
+  it("lists the account's files with their names, from the chain", async () => {
+    const result = await runCli(["ls", "--json"], env());
+    expect(result.code).toBe(0);
+    const files = JSON.parse(result.stdout) as { fileId: string; name: string; size: number }[];
+    for (const [fileId, { path, data }] of stored) {
+      const entry = files.find((file) => file.fileId === fileId);
+      expect(entry?.size).toBe(data.length);
+      expect(entry?.name).toBe(path.split("/").at(-1));
+    }
+  });
+
+  it("writes a file under its stored name into a folder and refuses to overwrite it", async () => {
+    const data = randomBytes(1000);
+    const fileId = await put("named.txt", data);
+    const into = await mkdtemp(join(tmpdir(), "dstore-into-"));
+    const first = await runCli(["get", fileId, "-o", into], env());
+    expect(first.code).toBe(0);
+    expect((await readFile(join(into, "named.txt"))).equals(data)).toBe(true);
+    const again = await runCli(["get", fileId, "-o", into], env());
+    expect(again.code).not.toBe(0);
+    expect(again.stderr.trim().split("\n")).toHaveLength(1);
+    expect(again.stderr).toContain("exists");
+    const forced = await runCli(["get", fileId, "-o", into, "--force"], env());
+    expect(forced.code).toBe(0);
+  });
+
+  it("returns identical bytes when a shard on a node's disk is corrupted", async () => {
+    const data = randomBytes(9 * 2 ** 20);
+    const fileId = await put("to-corrupt.bin", data);
+    // Damage data shard 0, which a download reads first.
+    const node = devnet.info.nodes.find((n) => n.nodeId === lastPlacements[0])!;
+    const shardId = shardIdOf(fileId as FileId, 0);
+    const file = join(node.dataDir, "shards", shardId.slice(0, 2), shardId);
+    const bytes = await readFile(file);
+    for (let at = 0; at < bytes.length; at += 4096) bytes[at]! ^= 0xff;
+    await writeFile(file, bytes);
+    const out = join(work, "corrupted.out");
+    const result = await runCli(["get", fileId, "-o", out], env());
+    expect(result.code).toBe(0);
+    expect((await readFile(out)).equals(data)).toBe(true);
+    expect(result.stderr).toMatch(/corrupt|does not match/);
+  }, 60_000);
+
+  it("deletes a file on chain and from its nodes", async () => {
+    const fileId = await put("to-delete.bin", randomBytes(50_000));
+    const result = await runCli(["rm", fileId], env());
+    expect(result.code).toBe(0);
+    const listed = JSON.parse((await runCli(["ls", "--json"], env())).stdout) as {
+      fileId: string;
+    }[];
+    expect(listed.some((file) => file.fileId === fileId)).toBe(false);
+    const get = await runCli(["get", fileId, "-o", join(work, "deleted.out")], env());
+    expect(get.code).not.toBe(0);
+    expect(get.stderr).toContain("no file");
+    stored.delete(fileId);
+  });
+
+  it("prints one line on stderr and exits non-zero on bad input", async () => {
+    for (const args of [
+      ["get", "0x1234"],
+      ["put", join(work, "missing")],
+      ["put", "-k", "0", join(work, "named.txt")],
+      ["bogus"],
+    ]) {
+      const result = await runCli(args, env());
+      expect(result.code, args.join(" ")).not.toBe(0);
+      expect(result.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
+    }
+  });
+
+  it("keeps every file across a stop and a new start", async () => {
+    expect(await devnet.stop()).toBe(0);
+    expect(existsSync(join(dir, "devnet.json"))).toBe(false);
+    devnet = await startDevnetProcess(dir);
+    expect(devnet.output()).toMatch(/resumed \d+ blocks/);
+    const files = JSON.parse((await runCli(["ls", "--json"], env())).stdout) as {
+      fileId: string;
+    }[];
+    expect(files.map((file) => file.fileId).sort()).toEqual([...stored.keys()].sort());
+    for (const [fileId, { data }] of stored) {
+      const out = join(work, `${fileId}.after-restart`);
+      const result = await runCli(["get", fileId, "-o", out], env());
+      expect(result.code).toBe(0);
+      expect((await readFile(out)).equals(data)).toBe(true);
+    }
+  }, 180_000);
+
+  it("lists and fetches every file from an empty home with only the key, RPC URL and addresses", async () => {
+    const empty = await mkdtemp(join(tmpdir(), "dstore-empty-home-"));
+    const { info } = devnet;
+    const keyOnly = {
+      HOME: empty,
+      DSTORE_DEVNET_DIR: join(empty, "no-devnet-here"),
+      DSTORE_RPC_URL: info.rpcUrl,
+      DSTORE_PRIVATE_KEY: info.client.privateKey,
+      DSTORE_FILE_REGISTRY: info.fileRegistry,
+      DSTORE_NODE_REGISTRY: info.nodeRegistry,
+    };
+    const listed = await runCli(["ls", "--json"], keyOnly, { cwd: empty });
+    expect(listed.code).toBe(0);
+    const files = JSON.parse(listed.stdout) as { fileId: string; name: string }[];
+    expect(files.map((file) => file.fileId).sort()).toEqual([...stored.keys()].sort());
+    for (const file of files) {
+      const result = await runCli(["get", file.fileId], keyOnly, { cwd: empty });
+      expect(result.code).toBe(0);
+      expect((await readFile(join(empty, file.name))).equals(stored.get(file.fileId)!.data)).toBe(
+        true,
+      );
+    }
+    const stranger = await runCli(
+      ["ls", "--json"],
+      { ...keyOnly, DSTORE_PRIVATE_KEY: `0x${"11".repeat(32)}` },
+      { cwd: empty },
+    );
+    expect(JSON.parse(stranger.stdout)).toEqual([]);
+  }, 120_000);
+});
