@@ -10,6 +10,12 @@ import { configVariable, defineConfig } from "hardhat/config";
 // solc comes from the pinned npm `solc` package: Hardhat must never download a compiler.
 const require = createRequire(import.meta.url);
 const SOLC_VERSION = "0.8.30";
+const SOLC_PATH = require.resolve("solc/soljson.js");
+const SOLC_SETTINGS = {
+  optimizer: { enabled: true, runs: 1000 },
+  viaIR: true,
+  evmVersion: "cancun",
+};
 
 export default defineConfig({
   plugins: [
@@ -20,13 +26,13 @@ export default defineConfig({
     hardhatTypechain,
     hardhatKeystore,
   ],
+  // The same compiler settings for every build: `hardhat ignition deploy` builds with the
+  // production profile, and its default isolated builds leave build-info files that a
+  // later `hardhat node` cannot read.
   solidity: {
-    version: SOLC_VERSION,
-    path: require.resolve("solc/soljson.js"),
-    settings: {
-      optimizer: { enabled: true, runs: 1000 },
-      viaIR: true,
-      evmVersion: "cancun",
+    profiles: {
+      default: { version: SOLC_VERSION, path: SOLC_PATH, settings: SOLC_SETTINGS },
+      production: { version: SOLC_VERSION, path: SOLC_PATH, settings: SOLC_SETTINGS, isolated: false },
     },
   },
   paths: {

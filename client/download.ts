@@ -6,7 +6,8 @@ import type { Chain } from "./chain/contracts.ts";
 import { type FileRecord, readFileRecord } from "./chain/files.ts";
 import { unwrapFileKey } from "./crypto/key-wrap.ts";
 import { SegmentCipher } from "./crypto/segment-cipher.ts";
-import { recoverSegment, tryOpenSegment } from "./data-path/segment-recovery.ts";
+import { CodecPool } from "./data-path/codec-pool.ts";
+import { recoverSegment } from "./data-path/segment-recovery.ts";
 import { ShardReader } from "./data-path/shard-reader.ts";
 import { DstoreError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
@@ -48,6 +49,7 @@ interface Fetch {
   fileId: FileId;
   record: FileRecord;
   cipher: SegmentCipher;
+  pool?: CodecPool;
   endpoints: string[];
   options: DownloadOptions;
   warn: (message: string) => void;
@@ -113,6 +115,8 @@ export async function download(
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.part`);
   const out = await open(tmp, "wx");
   let badShards: number[];
+  const pool = new CodecPool(fileKey, getBytes(fileId), layout);
+  fetch.pool = pool;
   try {
     badShards = await fetchInto(fetch, async (plain) => {
       await out.write(plain);
@@ -124,6 +128,8 @@ export async function download(
     await out.close().catch(() => {});
     await rm(tmp, { force: true });
     throw error;
+  } finally {
+    await pool.close();
   }
   return {
     fileId,
@@ -181,23 +187,28 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
   // Data shards first: with all k of them no decoding is needed.
   const spare = () => state.indexOf("idle");
 
+  // Segments decode on the pool's workers while the next ones are fetched; they are
+  // written in order. Every byte written was authenticated by its segment's AES-GCM tag.
+  const decoding: Promise<Buffer>[] = [];
+  const depth = f.pool!.depth;
+  const flush = async () => {
+    const plain = await decoding.shift()!;
+    await write(plain);
+    written += plain.length;
+    options.onProgress?.({ phase: "fetch", done: written, total: layout.size });
+  };
   try {
     for (let segment = 0; segment < layout.segments; segment++) {
       options.signal?.throwIfAborted();
       const started = Date.now();
       const pieces = await gather(segment);
       hedgeDelay = options.hedgeDelay ?? Math.min(5000, Math.max(150, 4 * (Date.now() - started)));
-      const plain = await open_(segment, pieces);
-      await write(plain);
-      written += plain.length;
-      options.onProgress?.({ phase: "fetch", done: written, total: layout.size });
+      const plain = open_(segment, pieces);
+      plain.catch(() => {});
+      decoding.push(plain);
+      while (decoding.length >= depth) await flush();
     }
-    for (const [index, reader] of readers) {
-      if (reader.rootMatches(f.record.shardRoots[index]!) === false) {
-        problems.add(index);
-        f.warn(`shard ${index} at ${f.endpoints[index]} does not match its Merkle root`);
-      }
-    }
+    while (decoding.length > 0) await flush();
   } finally {
     for (const index of [...readers.keys()]) retire(index, "idle");
   }
@@ -265,8 +276,12 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
   /** Decode and decrypt, falling back to a search over the pieces when one is corrupt. */
   async function open_(segment: number, got: Map<number, Buffer>): Promise<Buffer> {
     const chosen = [...got.keys()].sort((a, b) => a - b).slice(0, k);
-    const plain = await tryOpenSegment(layout, f.cipher, segment, got, chosen);
-    if (plain !== undefined) return plain;
+    const pieces: (Buffer | undefined)[] = [];
+    for (const index of chosen) pieces[index] = got.get(index);
+    const result = await f.pool!.decode(segment, pieces);
+    if ("plain" in result) return result.plain;
+    // The pieces went to the worker and came back; they are needed for the search.
+    for (const index of chosen) got.set(index, result.failed[index]!);
     // Some piece is wrong. Fetch this segment's piece from every other shard, find k that
     // decrypt, and retire the shards whose pieces disagree with the rebuilt segment.
     await Promise.all(

@@ -5,8 +5,8 @@ import { getBytes, hexlify, type Wallet } from "ethers";
 import type { Chain } from "./chain/contracts.ts";
 import { wrapFileKey } from "./crypto/key-wrap.ts";
 import { FILE_KEY_SIZE, SegmentCipher } from "./crypto/segment-cipher.ts";
-import { openSealedSource, type SealedSource } from "./data-path/sealed-source.ts";
-import { encodeSegment, type Pieces } from "./data-path/segment-codec.ts";
+import { CodecPool, type EncodedSegment } from "./data-path/codec-pool.ts";
+import { openSegmentSource, type SegmentSource } from "./data-path/segment-source.ts";
 import { DstoreError, isDstoreError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { deleteShard, putShard } from "./node-client.ts";
@@ -14,7 +14,7 @@ import { listNodes, type NodeView } from "./nodes.ts";
 import { planPlacement, survivableLosses } from "./placement.ts";
 import type { ProgressListener } from "./progress.ts";
 import { RECEIPT_TYPES, recoverTypedSigner, type SignedReceipt } from "./protocol/eip712.ts";
-import { checkCoding, DEFAULT_SEGMENT_SIZE, type FileLayout } from "./protocol/layout.ts";
+import { checkCoding, defaultSegmentSize, type FileLayout } from "./protocol/layout.ts";
 import { MerkleBuilder, rootOfHashes } from "./protocol/merkle.ts";
 import { type FileId, shardIdOf } from "./protocol/shard-id.ts";
 import { authorizeDeletion, authorizeUpload } from "./signing.ts";
@@ -25,7 +25,7 @@ export interface UploadOptions {
   k?: number;
   /** Parity shards (default 2). */
   m?: number;
-  /** Plaintext bytes per segment (default 4 MiB). */
+  /** Plaintext bytes per segment (default k MiB - 16, so pieces are exactly 1 MiB). */
   segmentSize?: number;
   /** Name kept (encrypted) with the file; listed by `list()` and used by `download()`. */
   name?: string;
@@ -80,7 +80,7 @@ export async function upload(
   const wallet = requireWallet(chain);
   const k = options.k ?? 4;
   const m = options.m ?? 2;
-  const segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+  const segmentSize = options.segmentSize ?? defaultSegmentSize(k);
   checkCoding({ size: 0, segmentSize, k, m });
   const warnings: string[] = [];
   const warn = (message: string) => {
@@ -90,12 +90,13 @@ export async function upload(
   const fileId = hexlify(randomBytes(32)) as FileId;
   const fileKey = randomBytes(FILE_KEY_SIZE);
   const cipher = new SegmentCipher(fileKey, getBytes(fileId));
-  const source = await openSealedSource(input, { cipher, segmentSize, k, m });
+  const source = await openSegmentSource(input, { cipher, segmentSize, k, m });
   const stored: { target: Target; receipt: SignedReceipt }[] = [];
+  const layout = source.layout;
+  const pool = new CodecPool(fileKey, getBytes(fileId), layout);
   try {
-    const layout = source.layout;
     checkCoding(layout);
-    const roots = await shardRoots(source, options);
+    const roots = await shardRoots(source, pool, options);
     const nodes = (await listNodes(chain, { probe: true })).filter((node) => node.online);
     const plan = planPlacement(
       nodes.map((node) => ({ nodeId: node.nodeId, free: node.free ?? 0 })),
@@ -111,8 +112,8 @@ export async function upload(
     }
     const byId = new Map(nodes.map((node) => [node.nodeId, node]));
     const targets = plan.placements.map((nodeId, index) => ({ index, node: byId.get(nodeId)! }));
-    const session = { chain, wallet, fileId, layout, roots, options, stored };
-    await storeAll(session, source, targets, nodes);
+    const session = { chain, wallet, fileId, layout, roots, options, stored, source, pool };
+    await storeAll(session, targets, nodes);
 
     const placements = stored
       .sort((a, b) => a.target.index - b.target.index)
@@ -163,18 +164,28 @@ export async function upload(
     await dropStored(chain, wallet, fileId, stored);
     throw error;
   } finally {
-    await source.close();
+    await Promise.all([source.close(), pool.close()]);
   }
 }
 
 /** Pass 1: the Merkle root of every shard, without sending anything. */
-async function shardRoots(source: SealedSource, options: UploadOptions): Promise<string[]> {
+async function shardRoots(
+  source: SegmentSource,
+  pool: CodecPool,
+  options: UploadOptions,
+): Promise<string[]> {
   const { layout } = source;
   const builders = Array.from({ length: layout.shards }, () => new MerkleBuilder());
   let done = 0;
   options.onProgress?.({ phase: "encode", done, total: layout.size });
-  await forEachSegment(source, options.signal, (pieces, index) => {
-    for (const [i, piece] of pieces.entries()) builders[i]!.update(piece);
+  await forEachSegment(source, pool, true, options.signal, ({ pieces, roots }, index) => {
+    for (const [i, piece] of pieces.entries()) {
+      const subtree = roots?.[i];
+      // Aligned pieces arrive with their subtree root from a worker; the rest hash here.
+      if (subtree && builders[i]!.isAlignedTo(subtree.height))
+        builders[i]!.appendSubtree(subtree.root, subtree.height);
+      else builders[i]!.update(piece);
+    }
     done += layout.plainLength(index);
     options.onProgress?.({ phase: "encode", done, total: layout.size });
   });
@@ -182,40 +193,40 @@ async function shardRoots(source: SealedSource, options: UploadOptions): Promise
 }
 
 /**
- * Erasure-code every sealed segment in order and hand its pieces to `handle`; the next
- * segment is read and coded while `handle` works on the current one.
+ * Read, seal and erasure-code every segment in order on the pool's workers, keeping
+ * enough segments in flight to keep them busy, and hand each to `handle` in order.
  */
 export async function forEachSegment(
-  source: SealedSource,
+  source: SegmentSource,
+  pool: CodecPool,
+  roots: boolean,
   signal: AbortSignal | undefined,
-  handle: (pieces: Pieces, index: number) => void | Promise<void>,
+  handle: (segment: EncodedSegment, index: number) => void | Promise<void>,
 ): Promise<void> {
   const { layout } = source;
-  const segments = source.segments()[Symbol.asyncIterator]();
-  const encodeAt = async (index: number): Promise<Pieces> => {
-    const next = await segments.next();
-    if (next.done)
-      throw new DstoreError("IntegrityError", `the source ended before segment ${index}`);
-    return encodeSegment(layout, index, next.value);
+  await source.begin();
+  const start = (index: number): Promise<EncodedSegment> => {
+    const encoded = source
+      .read(index)
+      .then(({ data, sealed }) => pool.encode(index, data, sealed, roots));
+    // Awaited in turn below; a failure meanwhile must not go unhandled.
+    encoded.catch(() => {});
+    return encoded;
   };
-  let pending = encodeAt(0);
-  try {
-    for (let index = 0; index < layout.segments; index++) {
-      signal?.throwIfAborted();
-      const pieces = await pending;
-      if (index + 1 < layout.segments) {
-        pending = encodeAt(index + 1);
-        // Awaited on the next turn; a failure meanwhile must not go unhandled.
-        pending.catch(() => {});
-      }
-      await handle(pieces, index);
-    }
-  } finally {
-    await segments.return?.();
+  const inflight: Promise<EncodedSegment>[] = [];
+  for (let index = 0; index < Math.min(pool.depth, layout.segments); index++)
+    inflight.push(start(index));
+  for (let index = 0; index < layout.segments; index++) {
+    signal?.throwIfAborted();
+    const encoded = await inflight.shift()!;
+    if (index + pool.depth < layout.segments) inflight.push(start(index + pool.depth));
+    await handle(encoded, index);
   }
 }
 
 interface Session {
+  source: SegmentSource;
+  pool: CodecPool;
   chain: Chain;
   wallet: Wallet;
   fileId: FileId;
@@ -226,17 +237,12 @@ interface Session {
 }
 
 /** Pass 2 and its retries: send every shard, replacing nodes that fail, until all are stored. */
-async function storeAll(
-  s: Session,
-  source: SealedSource,
-  targets: Target[],
-  nodes: NodeView[],
-): Promise<void> {
+async function storeAll(s: Session, targets: Target[], nodes: NodeView[]): Promise<void> {
   const attempts = s.options.attempts ?? 3;
   const failed = new Set<number>();
   let pending = targets;
   for (let attempt = 1; pending.length > 0; attempt++) {
-    const failures = await sendShards(s, source, pending);
+    const failures = await sendShards(s, pending);
     if (failures.length === 0) return;
     if (attempt >= attempts) {
       const [first] = failures;
@@ -284,7 +290,6 @@ function leastLoaded(
 /** One pass over the file sending the given shards in parallel; returns the ones that failed. */
 async function sendShards(
   s: Session,
-  source: SealedSource,
   targets: Target[],
 ): Promise<{ target: Target; reason: string }[]> {
   const { layout, options } = s;
@@ -333,7 +338,7 @@ async function sendShards(
   let sent = 0;
   const total = layout.shardSize * targets.length;
   options.onProgress?.({ phase: "transfer", done: 0, total });
-  const sending = forEachSegment(source, options.signal, async (pieces) => {
+  const sending = forEachSegment(s.source, s.pool, false, options.signal, async ({ pieces }) => {
     await Promise.all(
       streams.map(async ({ state, target, body, abort }) => {
         if (state.failed) return;

@@ -22,7 +22,9 @@ export async function queryAll<E extends TypedContractEvent>(
   contract: { queryFilter: Queryable["queryFilter"] },
   filter: TypedDeferredTopicFilter<E>,
 ): Promise<TypedEventLog<E>[]> {
-  const head = await chain.provider.getBlockNumber();
+  // A raw call: ethers caches getBlockNumber() briefly, and a log mined a moment ago
+  // must be found.
+  const head = Number(await chain.provider.send("eth_blockNumber", []));
   const logs: TypedEventLog<E>[] = [];
   for (let from = chain.deployment.fromBlock; from <= head; from += SPAN) {
     const to = Math.min(head, from + SPAN - 1);

@@ -23,7 +23,8 @@ export async function encodeSegment(
   }
   const data = Buffer.alloc(layout.k * pieceSize);
   data.set(sealed, 0);
-  const parity = Buffer.allocUnsafe(layout.m * pieceSize);
+  // Never from the shared pool: pieces may be transferred to another thread whole.
+  const parity = Buffer.allocUnsafeSlow(layout.m * pieceSize);
   await encodeParity(layout.k, layout.m, data, parity);
   return splitPieces(layout, pieceSize, data, parity);
 }

@@ -1,16 +1,15 @@
 import { DstoreError } from "../errors.ts";
 import { getShard, type ShardDownload } from "../node-client.ts";
 import type { FileLayout } from "../protocol/layout.ts";
-import { MerkleBuilder } from "../protocol/merkle.ts";
 import type { ShardId } from "../protocol/shard-id.ts";
 
 /** Segments a reader may lag behind before it reopens at the wanted one instead of skipping. */
 const MAX_SKIP = 2;
 
 /**
- * Streams one shard from its node and cuts it into its segments' pieces, in order. A
- * reader that starts at the beginning and reads to the end also checks the shard's
- * Merkle root ({@link ShardReader.rootMatches}).
+ * Streams one shard from its node and cuts it into its segments' pieces, in order. The
+ * pieces are checked where they are used: a segment decoded from them must pass its
+ * AES-GCM tag.
  */
 export class ShardReader {
   readonly index: number;
@@ -23,7 +22,6 @@ export class ShardReader {
   #chunks: AsyncIterator<Buffer> | undefined;
   #leftover: Buffer | undefined;
   #position: number;
-  #builder: MerkleBuilder | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -40,7 +38,6 @@ export class ShardReader {
     this.endpoint = endpoint;
     this.#position = start;
     this.#idleTimeout = idleTimeout;
-    this.#builder = start === 0 ? new MerkleBuilder() : undefined;
   }
 
   /** The next segment this reader will deliver. */
@@ -61,15 +58,6 @@ export class ShardReader {
     void this.#chunks?.return?.().catch(() => {});
   }
 
-  /**
-   * Whether the whole shard was read and its Merkle root is `root`; undefined if this
-   * reader did not see every byte.
-   */
-  rootMatches(root: string): boolean | undefined {
-    if (!this.#builder || this.#position !== this.#layout.segments) return undefined;
-    return `0x${this.#builder.digest().toString("hex")}` === root.toLowerCase();
-  }
-
   async #read(segment: number): Promise<Buffer> {
     if (segment < this.#position) throw new RangeError(`segment ${segment} was read already`);
     if (segment - this.#position > MAX_SKIP) this.#reopen(segment);
@@ -82,7 +70,6 @@ export class ShardReader {
     this.#download = undefined;
     this.#chunks = undefined;
     this.#leftover = undefined;
-    this.#builder = undefined;
     this.#position = segment;
   }
 
@@ -123,7 +110,6 @@ export class ShardReader {
       filled += take;
       if (take < chunk.length) this.#leftover = chunk.subarray(take);
     }
-    this.#builder?.update(piece);
     this.#position++;
     return piece;
   }

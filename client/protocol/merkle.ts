@@ -90,6 +90,25 @@ export class MerkleBuilder {
     }
   }
 
+  /** Whether a subtree of 2^height leaves can be appended now (see {@link appendSubtree}). */
+  isAlignedTo(height: number): boolean {
+    return this.#partialLength === 0 && this.#leaves % 2 ** height === 0;
+  }
+
+  /**
+   * Append a complete subtree of 2^height full leaves by its root (computed elsewhere, e.g.
+   * in a worker). The builder must sit at a multiple of 2^height leaves, with no partial
+   * leaf pending.
+   */
+  appendSubtree(root: Buffer, height: number): void {
+    if (!this.isAlignedTo(height)) {
+      throw new RangeError("a subtree must start at a leaf boundary aligned to its size");
+    }
+    this.#bytes += 2 ** height * LEAF_SIZE;
+    this.#leaves += 2 ** height;
+    this.#push(root, height);
+  }
+
   /** The root over everything fed. The builder must not be used afterwards. */
   digest(): Buffer {
     if (this.#partialLength > 0 || this.#leaves === 0) {
@@ -117,8 +136,12 @@ export class MerkleBuilder {
   #pushLeaf(leafHash: Buffer): void {
     this.#onLeaf?.(leafHash);
     this.#leaves++;
-    let node = leafHash;
-    let height = 0;
+    this.#push(leafHash, 0);
+  }
+
+  #push(root: Buffer, at: number): void {
+    let node = root;
+    let height = at;
     for (let top = this.#stack.at(-1); top?.height === height; top = this.#stack.at(-1)) {
       this.#stack.pop();
       node = parentHash(top.hash, node);
@@ -208,4 +231,14 @@ export function rootFromPath(
 /** SHA-256 of one leaf's bytes, as the tree hashes it. */
 export function leafHash(leaf: Uint8Array): Buffer {
   return sha256(leaf);
+}
+
+/**
+ * The root of `data` if it is exactly 2^h full leaves (a piece aligned to the shard's leaf
+ * grid), with h; undefined otherwise.
+ */
+export function alignedSubtreeRoot(data: Uint8Array): { root: Buffer; height: number } | undefined {
+  const leaves = data.length / LEAF_SIZE;
+  if (!Number.isInteger(leaves) || leaves < 1 || (leaves & (leaves - 1)) !== 0) return undefined;
+  return { root: merkleRoot(data), height: treeHeight(leaves) };
 }

@@ -6,40 +6,49 @@ import type { SegmentCipher } from "../crypto/segment-cipher.ts";
 import { DstoreError } from "../errors.ts";
 import { FileLayout, TAG_SIZE } from "../protocol/layout.ts";
 
+/** One segment as a source hands it out: plaintext still to seal, or already sealed. */
+export interface SourceSegment {
+  data: Buffer;
+  sealed: boolean;
+}
+
 /**
- * A file's sealed (encrypted) segments, which can be read more than once: the upload
- * reads them once to compute shard roots and again to send the shards.
+ * A file's segments by index, readable in any order and more than once: an upload reads
+ * them once to compute the shard roots and again to send the shards.
  */
-export interface SealedSource {
+export interface SegmentSource {
   readonly layout: FileLayout;
-  /** The sealed segments in order; each call starts a new pass. */
-  segments(): AsyncIterable<Buffer>;
+  /** Segment `index`. */
+  read(index: number): Promise<SourceSegment>;
+  /** Start a pass: fails if the file changed since it was opened. */
+  begin(): Promise<void>;
   /** Release what the source holds (a spool file is deleted). */
   close(): Promise<void>;
 }
 
-/** How to cut and seal a file. */
-export interface SealOptions {
-  cipher: SegmentCipher;
+/** How to cut a file. */
+export interface SegmentOptions {
   segmentSize: number;
   k: number;
   m: number;
+  /** Seals a stream's segments into the spool (plaintext never touches the disk). */
+  cipher: SegmentCipher;
   /** Folder for the encrypted spool of a stream source (default: the OS temp folder). */
   spoolDir?: string;
 }
 
 /**
- * A sealed source over a file path (re-read and re-sealed on every pass) or a stream
- * (sealed once into an encrypted spool file; plaintext never touches the disk).
+ * The segments of a file path (read with positioned reads on every pass) or of a stream
+ * (sealed once into an encrypted spool file, since a stream cannot be read twice).
  */
-export async function openSealedSource(
+export async function openSegmentSource(
   input: string | AsyncIterable<Uint8Array>,
-  options: SealOptions,
-): Promise<SealedSource> {
+  options: SegmentOptions,
+): Promise<SegmentSource> {
   return typeof input === "string" ? fileSource(input, options) : spoolSource(input, options);
 }
 
-async function fileSource(path: string, o: SealOptions): Promise<SealedSource> {
+async function fileSource(path: string, o: SegmentOptions): Promise<SegmentSource> {
   let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(path);
@@ -48,28 +57,25 @@ async function fileSource(path: string, o: SealOptions): Promise<SealedSource> {
   }
   if (!info.isFile()) throw new DstoreError("InvalidArgument", `${path} is not a regular file`);
   const layout = new FileLayout({ size: info.size, segmentSize: o.segmentSize, k: o.k, m: o.m });
+  const handle = await open(path, "r");
   return {
     layout,
-    async *segments() {
-      const now = await stat(path);
+    async read(index) {
+      const data = await readExactly(
+        handle,
+        layout.plainLength(index),
+        index * o.segmentSize,
+        path,
+      );
+      return { data, sealed: false };
+    },
+    async begin() {
+      const now = await handle.stat();
       if (now.size !== info.size || now.mtimeMs !== info.mtimeMs) {
         throw new DstoreError("InvalidArgument", `${path} changed while it was being stored`);
       }
-      const handle = await open(path, "r");
-      try {
-        const read = (index: number) =>
-          readExactly(handle, layout.plainLength(index), index * o.segmentSize, path);
-        let next = read(0);
-        for (let index = 0; index < layout.segments; index++) {
-          const plain = await next;
-          if (index + 1 < layout.segments) next = read(index + 1);
-          yield o.cipher.seal(plain, index, layout.isLast(index));
-        }
-      } finally {
-        await handle.close();
-      }
     },
-    async close() {},
+    close: () => handle.close(),
   };
 }
 
@@ -79,7 +85,8 @@ async function readExactly(
   position: number,
   path: string,
 ): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(length);
+  // Its own ArrayBuffer (never the shared pool), so it can move to a worker without a copy.
+  const buffer = Buffer.allocUnsafeSlow(length);
   let filled = 0;
   while (filled < length) {
     const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
@@ -92,10 +99,10 @@ async function readExactly(
 
 async function spoolSource(
   input: AsyncIterable<Uint8Array>,
-  o: SealOptions,
-): Promise<SealedSource> {
+  o: SegmentOptions,
+): Promise<SegmentSource> {
   const spool = join(o.spoolDir ?? tmpdir(), `dstore-spool-${randomBytes(8).toString("hex")}`);
-  const out = await open(spool, "wx", 0o600);
+  const out = await open(spool, "wx+", 0o600);
   let size = 0;
   let index = 0;
   try {
@@ -126,7 +133,6 @@ async function spoolSource(
       }
     }
     await flush(pending ?? current.subarray(0, filled), true);
-    await out.close();
   } catch (error) {
     await out.close().catch(() => {});
     await rm(spool, { force: true });
@@ -136,16 +142,16 @@ async function spoolSource(
   const stride = o.segmentSize + TAG_SIZE;
   return {
     layout,
-    async *segments() {
-      const handle = await open(spool, "r");
-      try {
-        for (let i = 0; i < layout.segments; i++) {
-          yield await readExactly(handle, layout.cipherLength(i), i * stride, spool);
-        }
-      } finally {
-        await handle.close();
-      }
+    async read(i) {
+      return {
+        data: await readExactly(out, layout.plainLength(i) + TAG_SIZE, i * stride, spool),
+        sealed: true,
+      };
     },
-    close: () => rm(spool, { force: true }),
+    async begin() {},
+    async close() {
+      await out.close().catch(() => {});
+      await rm(spool, { force: true });
+    },
   };
 }

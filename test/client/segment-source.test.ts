@@ -1,55 +1,60 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { SegmentCipher } from "../../client/crypto/segment-cipher.ts";
-import { openSealedSource } from "../../client/data-path/sealed-source.ts";
+import { openSegmentSource, type SegmentSource } from "../../client/data-path/segment-source.ts";
 
-async function collect(iterable: AsyncIterable<Buffer>): Promise<Buffer[]> {
+/** Every segment of a source, sealed (as the upload pipeline sees them). */
+async function sealedSegments(source: SegmentSource, cipher: SegmentCipher): Promise<Buffer[]> {
+  await source.begin();
   const out: Buffer[] = [];
-  for await (const item of iterable) out.push(item);
+  for (let i = 0; i < source.layout.segments; i++) {
+    const { data, sealed } = await source.read(i);
+    out.push(sealed ? data : cipher.seal(data, i, source.layout.isLast(i)));
+  }
   return out;
 }
 
-describe("sealed sources", () => {
+describe("segment sources", () => {
   const cipher = new SegmentCipher(randomBytes(32), randomBytes(32));
 
   it.each([0, 1, 999, 1000, 1001, 4567])(
-    "seal a %i-byte file and the same stream identically, on every pass",
+    "give the same sealed segments for a %i-byte file and stream, on every pass",
     async (size) => {
       const dir = await mkdtemp(join(tmpdir(), "dstore-src-"));
       const data = randomBytes(size);
       const path = join(dir, "file");
       await writeFile(path, data);
       const options = { cipher, segmentSize: 1000, k: 2, m: 1, spoolDir: dir };
-      const fromFile = await openSealedSource(path, options);
+      const fromFile = await openSegmentSource(path, options);
       const chunks = Readable.from([
         data.subarray(0, 3),
         data.subarray(3, 1500),
         data.subarray(1500),
       ]);
-      const fromStream = await openSealedSource(chunks, options);
+      const fromStream = await openSegmentSource(chunks, options);
       expect(fromStream.layout.size).toBe(size);
-      const a = await collect(fromFile.segments());
-      const b = await collect(fromStream.segments());
+      const a = await sealedSegments(fromFile, cipher);
+      const b = await sealedSegments(fromStream, cipher);
       expect(a.length).toBe(fromFile.layout.segments);
       expect(Buffer.concat(a).equals(Buffer.concat(b))).toBe(true);
-      expect(Buffer.concat(await collect(fromStream.segments())).equals(Buffer.concat(b))).toBe(
+      expect(Buffer.concat(await sealedSegments(fromFile, cipher)).equals(Buffer.concat(a))).toBe(
         true,
       );
       const opened = a.map((sealed, i) => cipher.open(sealed, i, i === a.length - 1));
       expect(Buffer.concat(opened).equals(data)).toBe(true);
-      await fromStream.close();
+      await Promise.all([fromFile.close(), fromStream.close()]);
       expect((await readdir(dir)).filter((name) => name.startsWith("dstore-spool-"))).toEqual([]);
     },
   );
 
-  it("keeps no plaintext in the spool file", async () => {
+  it("keeps no plaintext in the spool file of a stream", async () => {
     const dir = await mkdtemp(join(tmpdir(), "dstore-src-"));
     const data = Buffer.alloc(5000, "plaintext!");
-    const source = await openSealedSource(Readable.from([data]), {
+    const source = await openSegmentSource(Readable.from([data]), {
       cipher,
       segmentSize: 1000,
       k: 2,
@@ -57,7 +62,6 @@ describe("sealed sources", () => {
       spoolDir: dir,
     });
     const [spool] = (await readdir(dir)).filter((name) => name.startsWith("dstore-spool-"));
-    const { readFile } = await import("node:fs/promises");
     expect((await readFile(join(dir, spool!))).includes(Buffer.from("plaintext!"))).toBe(false);
     await source.close();
   });
@@ -66,15 +70,16 @@ describe("sealed sources", () => {
     const dir = await mkdtemp(join(tmpdir(), "dstore-src-"));
     const path = join(dir, "file");
     await writeFile(path, randomBytes(3000));
-    const source = await openSealedSource(path, { cipher, segmentSize: 1000, k: 2, m: 1 });
-    await collect(source.segments());
+    const source = await openSegmentSource(path, { cipher, segmentSize: 1000, k: 2, m: 1 });
+    await sealedSegments(source, cipher);
     await writeFile(path, randomBytes(3500));
-    await expect(collect(source.segments())).rejects.toMatchObject({ name: "InvalidArgument" });
+    await expect(sealedSegments(source, cipher)).rejects.toMatchObject({ name: "InvalidArgument" });
+    await source.close();
   });
 
   it("fails with FileNotFound for a missing file", async () => {
     await expect(
-      openSealedSource("/nonexistent/dstore", { cipher, segmentSize: 1000, k: 2, m: 1 }),
+      openSegmentSource("/nonexistent/dstore", { cipher, segmentSize: 1000, k: 2, m: 1 }),
     ).rejects.toMatchObject({
       name: "FileNotFound",
     });
