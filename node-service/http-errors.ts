@@ -22,7 +22,9 @@ export function errorHandler(logger: Logger, metrics: NodeMetrics): ErrorRequest
     }
     // The body of a refused upload is not read; close rather than drain it.
     if (!req.complete) res.setHeader("Connection", "close");
-    res.status(status).json({ error: known.name, message: known.message });
+    // Set the type explicitly: a failed sendFile (416) has already set application/octet-stream,
+    // which res.json() would otherwise keep.
+    res.status(status).type("application/json").json({ error: known.name, message: known.message });
   };
 }
 

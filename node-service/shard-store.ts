@@ -149,9 +149,11 @@ export class ShardStore {
     const { shardId, size } = meta;
     assertShardId(shardId);
     if (this.#writing.has(shardId)) {
+      reservation.release();
       throw new NodeServiceError("ShardExists", "an upload of this shard is already in progress");
     }
     if (this.#shards.has(shardId)) {
+      reservation.release();
       throw new NodeServiceError("ShardExists", "this node already stores that shard");
     }
     this.#writing.add(shardId);
@@ -235,12 +237,16 @@ export class ShardStore {
     const leaves = await open(leavesTmp, "wx");
     try {
       let batch: Buffer[] = [];
-      const leafWrites: Promise<unknown>[] = [];
+      let leafWrites: Promise<void> = Promise.resolve();
       const flushLeaves = () => {
         if (batch.length === 0) return;
         const chunk = Buffer.concat(batch);
         batch = [];
-        leafWrites.push(leaves.write(chunk));
+        // One batch after the other, each written whole (writeFile retries short writes).
+        // A failure (ENOSPC) is awaited below; the no-op catch keeps it from being an
+        // unhandled rejection, which would kill the node, when the body fails first.
+        leafWrites = leafWrites.then(() => leaves.writeFile(chunk));
+        leafWrites.catch(() => {});
       };
       const builder = new MerkleBuilder((leafHash) => {
         batch.push(leafHash);
@@ -277,7 +283,7 @@ export class ShardStore {
       }
       const root = `0x${builder.digest().toString("hex")}`;
       flushLeaves();
-      await Promise.all(leafWrites);
+      await leafWrites;
       await leaves.sync();
       return root;
     } finally {

@@ -57,7 +57,7 @@ export interface SignTarget {
 
 /** Ways to bend a signed header, to build every kind of bad request. */
 export interface HeaderOptions<M> {
-  /** Who signs (default: the Hardhat client account given to the helper). */
+  /** Who signs. */
   signer: BaseWallet;
   /** Fields of the signed message to replace. */
   message?: Partial<M>;

@@ -1,0 +1,212 @@
+import { type IncomingHttpHeaders, type OutgoingHttpHeaders, request } from "node:http";
+import { connect } from "node:net";
+import { Readable } from "node:stream";
+import { expect } from "vitest";
+import type { NodeStatusReport } from "../../client/node-client.ts";
+import { AUTHORIZATION_HEADER } from "../../client/protocol/authorization-header.ts";
+import type { SignedReceipt } from "../../client/protocol/eip712.ts";
+import type { ExampleShard } from "./shard-examples.ts";
+
+/** A whole HTTP answer. */
+export interface HttpResult {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** Options of {@link httpRequest}. */
+export interface HttpRequestOptions {
+  method?: string;
+  /** Sent as is: no normalisation of `..`, `%2e` or slashes (unlike fetch). */
+  path: string;
+  headers?: OutgoingHttpHeaders;
+  /** Bytes, or a stream sent chunked unless a content-length header is given. */
+  body?: Uint8Array | AsyncIterable<Uint8Array>;
+  signal?: AbortSignal;
+}
+
+/**
+ * One request over a fresh connection with Node's http client, which sends the path
+ * byte for byte. Resolves with the whole answer, also when the server answers before it
+ * has read the body (413, 401): a write error after the answer has started is ignored.
+ */
+export function httpRequest(base: string, o: HttpRequestOptions): Promise<HttpResult> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const req = request(
+      {
+        host: hostname,
+        port,
+        method: o.method ?? "GET",
+        path: o.path,
+        // Node sends a GET's body without a length unless told; always state it for bytes.
+        headers:
+          o.body instanceof Uint8Array
+            ? { "content-length": String(o.body.length), ...o.headers }
+            : o.headers,
+        agent: false,
+        ...(o.signal ? { signal: o.signal } : {}),
+      },
+      (res) => {
+        answered = true;
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.once("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+          }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("error", (error) => {
+      // The server may answer and close before it has read the body; keep that answer.
+      if (!answered) reject(error);
+    });
+    if (o.body === undefined) req.end();
+    else if (o.body instanceof Uint8Array) req.end(o.body);
+    else Readable.from(o.body).pipe(req);
+  });
+}
+
+/** Send `bytes` on a raw TCP connection and return everything the server answers. */
+export function rawExchange(base: string, bytes: Buffer): Promise<string> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(bytes));
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk) => chunks.push(chunk));
+    socket.once("error", reject);
+    socket.once("close", () => resolve(Buffer.concat(chunks).toString("latin1")));
+  });
+}
+
+/** The JSON body of an answer. */
+export function jsonOf<T = unknown>(result: HttpResult): T {
+  return JSON.parse(result.body.toString("utf8")) as T;
+}
+
+/**
+ * Assert an answer is the node's error shape: `status`, JSON `{ error: name, message }`
+ * and nothing else (no stack, no extra fields).
+ */
+export function expectError(result: HttpResult, status: number, name: string): void {
+  const text = result.body.toString("utf8");
+  expect({ status: result.status, body: text }).toMatchObject({ status });
+  expect(result.headers["content-type"]).toMatch(/^application\/json/);
+  const body = JSON.parse(text) as Record<string, unknown>;
+  expect(Object.keys(body).sort()).toEqual(["error", "message"]);
+  expect(body.error).toBe(name);
+  expect(typeof body.message).toBe("string");
+  expect(text).not.toMatch(/\bat .+:\d+:\d+|node_modules|\.ts\b/);
+}
+
+/** PUT a shard's bytes (or `body`) with `authorization`, content-length set unless chunked. */
+export function putShardRaw(
+  base: string,
+  shard: Pick<ExampleShard, "shardId" | "body">,
+  authorization: string | undefined,
+  o: { body?: Uint8Array | AsyncIterable<Uint8Array>; headers?: OutgoingHttpHeaders } = {},
+): Promise<HttpResult> {
+  const body = o.body ?? shard.body;
+  return httpRequest(base, {
+    method: "PUT",
+    path: `/v1/shards/${shard.shardId}`,
+    headers: {
+      ...(authorization === undefined ? {} : { [AUTHORIZATION_HEADER]: authorization }),
+      "content-type": "application/octet-stream",
+      ...(body instanceof Uint8Array ? { "content-length": String(body.length) } : {}),
+      ...o.headers,
+    },
+    body,
+  });
+}
+
+/** The receipt of a successful upload. */
+export function receiptOf(result: HttpResult): SignedReceipt {
+  expect(result.status, result.body.toString("utf8")).toBeOneOf([200, 201]);
+  return jsonOf<SignedReceipt>(result);
+}
+
+/** GET a node's `/v1/status`. */
+export async function statusOf(base: string): Promise<NodeStatusReport> {
+  const result = await httpRequest(base, { path: "/v1/status" });
+  expect(result.status).toBe(200);
+  return jsonOf<NodeStatusReport>(result);
+}
+
+/** One sample of a Prometheus text exposition. */
+export interface MetricSample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parse Prometheus text format into samples (comments and blank lines skipped). */
+export function parseMetrics(text: string): MetricSample[] {
+  const samples: MetricSample[] = [];
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match) throw new Error(`not a Prometheus sample line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const [, key, value] of (match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) {
+      labels[key!] = value!;
+    }
+    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
+  }
+  return samples;
+}
+
+/** Sum of the samples called `name` whose labels include `labels` (0 if there are none). */
+export function metricValue(
+  samples: readonly MetricSample[],
+  name: string,
+  labels: Record<string, string> = {},
+): number {
+  return samples
+    .filter(
+      (sample) =>
+        sample.name === name &&
+        Object.entries(labels).every(([key, value]) => sample.labels[key] === value),
+    )
+    .reduce((sum, sample) => sum + sample.value, 0);
+}
+
+/** GET `/metrics` and parse it. */
+export async function metricsOf(base: string): Promise<MetricSample[]> {
+  const result = await httpRequest(base, { path: "/metrics" });
+  expect(result.status).toBe(200);
+  return parseMetrics(result.body.toString("utf8"));
+}
+
+/**
+ * `body` in `chunk`-byte pieces, waiting for `gate` before the first piece that goes past
+ * byte `pause`: the bytes before it are sent (an upload in flight), the rest held back.
+ */
+export async function* pausedBody(
+  body: Buffer,
+  { pause, gate, chunk = 64 * 1024 }: { pause: number; gate: Promise<unknown>; chunk?: number },
+): AsyncGenerator<Buffer> {
+  let waited = false;
+  for (let offset = 0; offset < body.length; offset += chunk) {
+    const end = Math.min(offset + chunk, body.length);
+    if (!waited && end > pause) {
+      waited = true;
+      await gate;
+    }
+    yield body.subarray(offset, end);
+  }
+}
+
+/** A promise and the function that settles it: a gate a test opens when it is ready. */
+export function gate(): { opened: Promise<void>; open(): void } {
+  let open = () => {};
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}
