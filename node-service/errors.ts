@@ -15,6 +15,8 @@ export class NodeServiceError extends Error {
 export const ERROR_STATUS = {
   InvalidShardId: 400,
   InvalidRequest: 400,
+  /** The client went away mid-request; nobody reads the answer. */
+  RequestAborted: 400,
   ShardIdMismatch: 400,
   Unauthorized: 401,
   BadSignature: 401,

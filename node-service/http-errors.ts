@@ -30,6 +30,14 @@ export function errorHandler(logger: Logger, metrics: NodeMetrics): ErrorRequest
 
 function toNodeError(error: unknown): NodeServiceError {
   if (error instanceof NodeServiceError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (
+    code === "ECONNRESET" ||
+    code === "ERR_STREAM_PREMATURE_CLOSE" ||
+    (error as Error).message === "aborted"
+  ) {
+    return new NodeServiceError("RequestAborted", "the client closed the connection");
+  }
   const status =
     (error as { status?: unknown; statusCode?: unknown }).status ??
     (error as { statusCode?: unknown }).statusCode;

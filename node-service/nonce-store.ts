@@ -1,4 +1,4 @@
-import { appendFile, readFile, writeFile } from "node:fs/promises";
+import { appendFile, readFile, rename, writeFile } from "node:fs/promises";
 
 /**
  * Nonces of accepted signed requests, kept until their expiry so no request is replayed,
@@ -25,7 +25,9 @@ export class NonceStore {
       const [nonce, expiry] = line.split(" ");
       if (nonce && Number(expiry) > nowSeconds) store.#seen.set(nonce, Number(expiry));
     }
-    await writeFile(path, [...store.#seen].map(([n, e]) => `${n} ${e}\n`).join(""));
+    // Compact through a temporary file and a rename: a crash here must not lose the log.
+    await writeFile(`${path}.tmp`, [...store.#seen].map(([n, e]) => `${n} ${e}\n`).join(""));
+    await rename(`${path}.tmp`, path);
     return store;
   }
 

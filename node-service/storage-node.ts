@@ -110,6 +110,18 @@ export async function startStorageNode(o: StorageNodeOptions): Promise<StorageNo
     },
   });
   const server = createServer({ requestTimeout: 0, keepAliveTimeout: 10_000 }, app);
+  // Requests too malformed for Express (a raw NUL in the request line, bad headers) still
+  // get the JSON error shape.
+  server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || error.code === "ECONNRESET") {
+      socket.destroy();
+      return;
+    }
+    const body = JSON.stringify({ error: "InvalidRequest", message: "malformed HTTP request" });
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(o.port, o.host, () => resolve());

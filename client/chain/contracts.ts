@@ -1,7 +1,16 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { Contract, type InterfaceAbi, JsonRpcProvider, Network, Wallet } from "ethers";
+import {
+  Contract,
+  type InterfaceAbi,
+  JsonRpcProvider,
+  Network,
+  NonceManager,
+  type TransactionRequest,
+  type TransactionResponse,
+  Wallet,
+} from "ethers";
 import type { FileRegistry, NodeRegistry } from "../../types/ethers-contracts/index.ts";
 import { DstoreError } from "../errors.ts";
 
@@ -69,9 +78,12 @@ export async function connectChain(options: ConnectOptions): Promise<Chain> {
     throw new DstoreError("ChainError", `cannot reach the chain at ${options.rpcUrl}`, { cause });
   }
   probe.destroy();
+  // No response cache: ethers shares identical requests for 250 ms by default, which hands
+  // two quick transactions the same nonce and hides a block mined a moment ago.
   const provider = new JsonRpcProvider(options.rpcUrl, Network.from(chainId), {
     staticNetwork: true,
     pollingInterval: options.pollingInterval ?? 250,
+    cacheTimeout: -1,
   });
   for (const [name, address] of [
     ["FileRegistry", options.fileRegistry],
@@ -83,7 +95,8 @@ export async function connectChain(options: ConnectOptions): Promise<Chain> {
     }
   }
   const wallet = options.privateKey ? new Wallet(options.privateKey, provider) : undefined;
-  const runner = wallet ?? provider;
+  // Transactions go through a nonce manager, so several sent at once get distinct nonces.
+  const runner = wallet ? new LocalNonces(wallet) : provider;
   return {
     provider,
     deployment: {
@@ -114,4 +127,20 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
       timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Hands out nonces locally so concurrent transactions of one account do not collide, and
+ * forgets its count when a transaction fails before it is sent (a revert in estimation),
+ * which would otherwise leave a gap every later transaction waits behind.
+ */
+class LocalNonces extends NonceManager {
+  override async sendTransaction(tx: TransactionRequest): Promise<TransactionResponse> {
+    try {
+      return await super.sendTransaction(tx);
+    } catch (error) {
+      this.reset();
+      throw error;
+    }
+  }
 }

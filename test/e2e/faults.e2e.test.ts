@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { devAccount } from "../../client/devnet/devnet.ts";
+import { DstoreClient } from "../../client/dstore-client.ts";
 import { nodeStatus } from "../../client/node-client.ts";
 import { CLI, type NodeProcess, runCli, startNodeProcess } from "../helpers/cli.ts";
 import { type LocalChain, startLocalChain } from "../helpers/local-chain.ts";
@@ -152,6 +153,33 @@ describe("faults: nodes lost during upload and download", () => {
     byNodeId(placements[1]!).child.kill("SIGKILL");
     expect(await done).toBe(0);
     expect((await readFile(out)).equals(data)).toBe(true);
+  }, 60_000);
+
+  it("stores files side by side through one library client (each transaction its own nonce)", async () => {
+    const client = await DstoreClient.connect({
+      rpcUrl: chain.rpcUrl,
+      privateKey: devAccount(0).privateKey,
+      fileRegistry: chain.fileRegistry,
+      nodeRegistry: chain.nodeRegistry,
+    });
+    try {
+      const files = [randomBytes(300_000), randomBytes(2_000_000), randomBytes(10)];
+      const paths = await Promise.all(
+        files.map(async (data, i) => {
+          const path = join(work, `side-by-side-${i}`);
+          await writeFile(path, data);
+          return path;
+        }),
+      );
+      const results = await Promise.all(paths.map((path) => client.upload(path)));
+      for (const [i, result] of results.entries()) {
+        const out = join(work, `side-by-side-${i}.out`);
+        await client.download(result.fileId, out);
+        expect((await readFile(out)).equals(files[i]!)).toBe(true);
+      }
+    } finally {
+      await client.close();
+    }
   }, 60_000);
 
   it("returns identical bytes when a node hangs, by asking another node", async () => {

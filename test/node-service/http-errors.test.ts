@@ -178,7 +178,7 @@ describe("storage node errors: JSON { error, message }, the right status, nothin
         expect([head.status, head.body.length]).toEqual([400, 0]);
       });
 
-      it("refuses a raw null byte in the request line with 400 and keeps serving", async () => {
+      it("refuses a raw null byte in the request line with a JSON 400 and keeps serving", async () => {
         const answer = await rawExchange(
           base,
           Buffer.from(
@@ -187,6 +187,8 @@ describe("storage node errors: JSON { error, message }, the right status, nothin
           ),
         );
         expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+        expect(answer).toMatch(/content-type: application\/json/i);
+        expect(answer).toContain('"error":"InvalidRequest"');
         expect((await statusOf(base)).nodeId).toBe(node.target.nodeId);
       });
 
