@@ -1,0 +1,149 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type DevnetProcess, startDevnetProcess } from "../test/helpers/devnet.ts";
+import { mbps, median, writeSeededFile } from "./data.ts";
+
+const MEASURE = fileURLToPath(new URL("./measure.ts", import.meta.url));
+
+/** One CLI run: wall seconds and peak RSS of the whole process. */
+export interface CliRun {
+  seconds: number;
+  maxRssMiB: number;
+}
+
+/** Put and get results for one file size. */
+export interface SizeResult {
+  bytes: number;
+  put: CliRun[];
+  get: CliRun[];
+  /** Get runs with two of the six nodes stopped (1 GiB only). */
+  degradedGet?: CliRun[];
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 * 2 ** 20 }))
+    hash.update(chunk);
+  return hash.digest("hex");
+}
+
+/** Run the dstore CLI under bench/measure.ts; returns its stdout and measured usage. */
+async function runMeasured(
+  args: string[],
+  env: Record<string, string>,
+  work: string,
+): Promise<{ stdout: string; run: CliRun }> {
+  const usageFile = join(work, `usage-${Date.now()}-${Math.random()}.json`);
+  const started = performance.now();
+  const child = spawn(process.execPath, [MEASURE, ...args], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      ...env,
+      DSTORE_BENCH_USAGE_FILE: usageFile,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const seconds = (performance.now() - started) / 1000;
+  if (code !== 0) throw new Error(`dstore ${args.join(" ")} failed: ${stderr}`);
+  const usage = JSON.parse(await readFile(usageFile, "utf8")) as { maxRSS: number };
+  await rm(usageFile, { force: true });
+  return { stdout, run: { seconds, maxRssMiB: usage.maxRSS / 1024 } };
+}
+
+/**
+ * Put and get seeded files of each size through a fresh 6-node devnet (4 + 2), checking
+ * every download byte for byte, then get the 1 GiB file again with two nodes stopped.
+ */
+export async function measureEndToEnd(
+  sizes: { bytes: number; runs: number }[],
+  degradedBytes: number | undefined,
+  log: (line: string) => void,
+): Promise<SizeResult[]> {
+  const work = await mkdtemp(join(tmpdir(), "dstore-bench-e2e-"));
+  const devnetDir = join(work, "devnet");
+  let devnet: DevnetProcess | undefined;
+  const results: SizeResult[] = [];
+  try {
+    devnet = await startDevnetProcess(devnetDir, 6);
+    const env = { DSTORE_DEVNET_DIR: devnetDir };
+    let degradedId: string | undefined;
+    let degradedHash = "";
+    let placements: number[] = [];
+    for (const { bytes, runs } of sizes) {
+      const input = join(work, `input-${bytes}`);
+      await writeSeededFile(input, bytes, `dstore-bench-${bytes}`);
+      const expected = await sha256File(input);
+      const result: SizeResult = { bytes, put: [], get: [] };
+      for (let i = 0; i < runs; i++) {
+        const put = await runMeasured(["put", input, "--json"], env, work);
+        result.put.push(put.run);
+        const { fileId, placements: placed } = JSON.parse(put.stdout) as {
+          fileId: string;
+          placements: number[];
+        };
+        const output = join(work, `output-${bytes}-${i}`);
+        const get = await runMeasured(["get", fileId, "-o", output], env, work);
+        result.get.push(get.run);
+        if ((await sha256File(output)) !== expected)
+          throw new Error(`the ${bytes}-byte file came back different`);
+        await rm(output);
+        if (bytes === degradedBytes && degradedId === undefined) {
+          degradedId = fileId;
+          degradedHash = expected;
+          placements = placed;
+        } else {
+          await runMeasured(["rm", fileId], env, work);
+        }
+        log(
+          `  ${(bytes / 2 ** 20).toFixed(0).padStart(5)} MiB run ${i + 1}: put ${mbps(bytes, put.run.seconds).toFixed(0)} MB/s ` +
+            `(${put.run.maxRssMiB.toFixed(0)} MiB RSS), get ${mbps(bytes, get.run.seconds).toFixed(0)} MB/s ` +
+            `(${get.run.maxRssMiB.toFixed(0)} MiB RSS)`,
+        );
+      }
+      await rm(input);
+      results.push(result);
+    }
+    if (degradedId && degradedBytes) {
+      // Stop the nodes of two data shards: every segment must be rebuilt from parity.
+      const victims = devnet.info.nodes.filter(
+        (node) => node.nodeId === placements[0] || node.nodeId === placements[1],
+      );
+      for (const node of victims) process.kill(node.pid, "SIGTERM");
+      const entry = results.find((r) => r.bytes === degradedBytes)!;
+      entry.degradedGet = [];
+      for (let i = 0; i < entry.get.length; i++) {
+        const output = join(work, `degraded-${i}`);
+        const get = await runMeasured(["get", degradedId, "-o", output], env, work);
+        if ((await sha256File(output)) !== degradedHash)
+          throw new Error("the degraded download came back different");
+        await rm(output);
+        entry.degradedGet.push(get.run);
+        log(`  degraded get run ${i + 1}: ${mbps(degradedBytes, get.run.seconds).toFixed(0)} MB/s`);
+      }
+    }
+  } finally {
+    await devnet?.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+  return results;
+}
+
+/** Median throughput (MB/s) of some runs of a file of `bytes`. */
+export function medianMbps(bytes: number, runs: CliRun[]): number {
+  return mbps(bytes, median(runs.map((run) => run.seconds)));
+}

@@ -1,0 +1,388 @@
+// `npm run bench`: measures dstore on this machine next to its limits and a peer, and
+// records the results in bench/results.md, bench/results.json and bench/throughput.svg.
+// Flags: --quick (small files, one run; for trying the harness), --label "text" (names
+// this run in the history), --skip-peer.
+import { readFile, writeFile } from "node:fs/promises";
+import { cpus, release, totalmem } from "node:os";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { measureChainCost } from "./chain-cost.ts";
+import { throughputChart } from "./chart.ts";
+import { measureEndToEnd, medianMbps, type SizeResult } from "./end-to-end.ts";
+import { measureNodeLoad } from "./node-load.ts";
+import { measurePeer, peerMbps } from "./peer.ts";
+import { measureStages, type StageResult } from "./stages.ts";
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: "boolean" },
+    label: { type: "string" },
+    "skip-peer": { type: "boolean" },
+  },
+});
+const quick = flags.quick === true;
+const MiB = 2 ** 20;
+const GiB = 2 ** 30;
+const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+const machine = `${cpus()[0]?.model.trim() ?? "?"}, ${cpus().length} cores, ${(totalmem() / GiB).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}`;
+const date = new Date().toISOString().slice(0, 10);
+const runs = quick ? 1 : 3;
+const mainSize = quick ? 256 * MiB : GiB;
+log(`dstore benchmarks on ${machine}${quick ? " (quick)" : ""}`);
+
+log("\nstages (one thread each):");
+const stages = await measureStages(runs, log);
+const rate = (name: string) => stages.find((s) => s.name === name)!.mbps * 1e6;
+
+// The pipeline ceiling: the CPU work any implementation of this data path must do per
+// byte of user data, summed over stages measured alone, spread over the machine's cores.
+const k = 4;
+const m = 2;
+const stretch = (k + m) / k;
+const cores = cpus().length;
+const putCost = {
+  "encrypt (AES-GCM)": 1 / rate("AES-256-GCM seal"),
+  "erasure-code (RS 4+2)": 1 / rate("Reed-Solomon encode 4+2"),
+  "client Merkle roots (×1.5)": stretch / rate("SHA-256 Merkle, 1 MiB subtrees"),
+  "node Merkle check (×1.5)": stretch / rate("SHA-256 Merkle, streamed"),
+  "loopback HTTP PUT (×1.5)": stretch / rate("loopback HTTP PUT (raw)"),
+  "node disk write (×1.5)": stretch / rate("disk write + fsync"),
+};
+const getCost = {
+  "loopback HTTP GET (k shards = ×1)": 1 / rate("loopback HTTP GET (raw)"),
+  "decrypt (AES-GCM)": 1 / rate("AES-256-GCM open"),
+  "output disk write": 1 / rate("disk write + fsync"),
+};
+const sum = (costs: Record<string, number>) => Object.values(costs).reduce((a, b) => a + b, 0);
+const putCeiling = cores / sum(putCost) / 1e6;
+const getCeiling = cores / sum(getCost) / 1e6;
+const formula = (name: string, costs: Record<string, number>, ceiling: number) =>
+  `${name} ceiling = cores / Σ(seconds per user byte) = ${cores} / (${Object.entries(costs)
+    .map(([stage, cost]) => `${(cost * 1e9).toFixed(2)} ns [${stage}]`)
+    .join(" + ")}) = ${ceiling.toFixed(0)} MB/s`;
+log(`\n${formula("put", putCost, putCeiling)}`);
+log(formula("get", getCost, getCeiling));
+
+log("\nnode under 64 concurrent uploads:");
+const load = await measureNodeLoad(64, quick ? 4 * MiB : 16 * MiB);
+log(
+  `  ${load.uploads} × ${load.bytesEach / MiB} MiB in ${load.seconds.toFixed(1)} s; event-loop delay p99 ${load.p99Ms.toFixed(1)} ms, max ${load.maxMs.toFixed(1)} ms`,
+);
+
+log("\nend to end through a 6-node devnet (4+2):");
+const sizes = quick
+  ? [
+      { bytes: 64 * MiB, runs: 1 },
+      { bytes: 256 * MiB, runs: 1 },
+    ]
+  : [
+      { bytes: 64 * MiB, runs: 3 },
+      { bytes: GiB, runs: 3 },
+      { bytes: 4 * GiB, runs: 1 },
+    ];
+const e2e = await measureEndToEnd(sizes, mainSize, log);
+const main = e2e.find((r) => r.bytes === mainSize)!;
+const putMbps = medianMbps(mainSize, main.put);
+const getMbps = medianMbps(mainSize, main.get);
+const degradedMbps = main.degradedGet ? medianMbps(mainSize, main.degradedGet) : Number.NaN;
+
+let peer: { version: string; add: number; cat: number } | undefined;
+if (!flags["skip-peer"]) {
+  log("\npeer: Helia (IPFS), same file, filesystem blockstore:");
+  const result = await measurePeer(mainSize, runs, log);
+  peer = {
+    version: result.version,
+    add: peerMbps(mainSize, result.add),
+    cat: peerMbps(mainSize, result.cat),
+  };
+}
+
+log("\nchain cost:");
+const gas = await measureChainCost();
+for (const row of gas.rows)
+  log(`  ${row.call.padEnd(36)} ${String(row.gas).padStart(8)} gas  ${row.who}`);
+log(
+  `  registerFile ≈ ${gas.perFile.toFixed(0)} gas per file + ${gas.perShard.toFixed(0)} gas per shard`,
+);
+
+// ---- results ----
+const peakRss = (r: SizeResult) => ({
+  put: Math.max(...r.put.map((run) => run.maxRssMiB)),
+  get: Math.max(...r.get.map((run) => run.maxRssMiB)),
+});
+const rsEncode = stages.find((s) => s.name === "Reed-Solomon encode 4+2")!.mbps;
+const allRss = e2e.flatMap((r) => [peakRss(r).put, peakRss(r).get]);
+const targets = [
+  {
+    target: "put ≥ 60 % of the put ceiling",
+    value: putMbps / putCeiling,
+    goal: 0.6,
+    text: `${putMbps.toFixed(0)} / ${putCeiling.toFixed(0)} MB/s`,
+  },
+  {
+    target: "get ≥ 70 % of the get ceiling",
+    value: getMbps / getCeiling,
+    goal: 0.7,
+    text: `${getMbps.toFixed(0)} / ${getCeiling.toFixed(0)} MB/s`,
+  },
+  {
+    target: "get with 2 of 6 nodes down ≥ 90 % of healthy get",
+    value: degradedMbps / getMbps,
+    goal: 0.9,
+    text: `${degradedMbps.toFixed(0)} / ${getMbps.toFixed(0)} MB/s`,
+  },
+  ...(peer
+    ? [
+        {
+          target: "put ≥ 1.5 × Helia add",
+          value: putMbps / peer.add,
+          goal: 1.5,
+          text: `${putMbps.toFixed(0)} / ${peer.add.toFixed(0)} MB/s`,
+        },
+        {
+          target: "get ≥ 3 × Helia cat",
+          value: getMbps / peer.cat,
+          goal: 3,
+          text: `${getMbps.toFixed(0)} / ${peer.cat.toFixed(0)} MB/s`,
+        },
+      ]
+    : []),
+  {
+    target: "Reed-Solomon encode ≥ 2 GB/s per core",
+    value: rsEncode / 2000,
+    goal: 1,
+    text: `${(rsEncode / 1000).toFixed(2)} GB/s`,
+  },
+  {
+    target: "peak RSS ≤ 256 MiB at every size",
+    value: 256 / Math.max(...allRss),
+    goal: 1,
+    text: `max ${Math.max(...allRss).toFixed(0)} MiB`,
+  },
+  {
+    target: "node event-loop delay p99 < 50 ms under 64 uploads",
+    value: 50 / load.p99Ms,
+    goal: 1,
+    text: `${load.p99Ms.toFixed(1)} ms`,
+  },
+];
+
+type History = {
+  date: string;
+  label: string;
+  machine: string;
+  putMbps: number;
+  getMbps: number;
+  degradedMbps: number;
+  maxRssMiB: number;
+  quick: boolean;
+};
+let history: History[] = [];
+try {
+  history =
+    (JSON.parse(await readFile(here("results.json"), "utf8")) as { history?: History[] }).history ??
+    [];
+} catch {
+  history = [];
+}
+history.push({
+  date,
+  label: flags.label ?? "",
+  machine,
+  putMbps,
+  getMbps,
+  degradedMbps,
+  maxRssMiB: Math.max(...allRss),
+  quick,
+});
+
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
+const sizeName = (bytes: number) => (bytes >= GiB ? `${bytes / GiB} GiB` : `${bytes / MiB} MiB`);
+const rows = [
+  [
+    "put " + sizeName(mainSize),
+    `${fmt(putMbps)} MB/s`,
+    `ceiling ${fmt(putCeiling)} MB/s`,
+    fmt(putMbps / putCeiling, 2),
+  ],
+  [
+    "get " + sizeName(mainSize),
+    `${fmt(getMbps)} MB/s`,
+    `ceiling ${fmt(getCeiling)} MB/s`,
+    fmt(getMbps / getCeiling, 2),
+  ],
+  [
+    "get, 2 of 6 nodes down",
+    `${fmt(degradedMbps)} MB/s`,
+    `healthy get ${fmt(getMbps)} MB/s`,
+    fmt(degradedMbps / getMbps, 2),
+  ],
+  ...(peer
+    ? [
+        [
+          "put vs Helia add",
+          `${fmt(putMbps)} MB/s`,
+          `Helia ${peer.version} add ${fmt(peer.add)} MB/s`,
+          fmt(putMbps / peer.add, 2),
+        ],
+        [
+          "get vs Helia cat",
+          `${fmt(getMbps)} MB/s`,
+          `Helia ${peer.version} cat ${fmt(peer.cat)} MB/s`,
+          fmt(getMbps / peer.cat, 2),
+        ],
+      ]
+    : []),
+  ...e2e.flatMap((r) => [
+    [
+      `peak RSS, put ${sizeName(r.bytes)}`,
+      `${fmt(peakRss(r).put)} MiB`,
+      "256 MiB",
+      fmt(peakRss(r).put / 256, 2),
+    ],
+    [
+      `peak RSS, get ${sizeName(r.bytes)}`,
+      `${fmt(peakRss(r).get)} MiB`,
+      "256 MiB",
+      fmt(peakRss(r).get / 256, 2),
+    ],
+  ]),
+  [
+    "node event-loop delay p99, 64 uploads",
+    `${fmt(load.p99Ms, 1)} ms`,
+    "50 ms",
+    fmt(load.p99Ms / 50, 2),
+  ],
+];
+const table = (header: string[], body: string[][]) =>
+  [
+    `| ${header.join(" | ")} |`,
+    `| ${header.map(() => "---").join(" | ")} |`,
+    ...body.map((row) => `| ${row.join(" | ")} |`),
+  ].join("\n");
+
+const markdown = `# dstore benchmarks
+
+Recorded by \`npm run bench\`${quick ? " --quick" : ""} on ${date}.
+Machine: ${machine}. Each figure is the median of ${runs} run(s); files are seeded
+pseudo-random bytes (AES-CTR of a fixed seed), every download is checked byte for byte.
+End-to-end runs drive the real CLI against a 6-node devnet (4 + 2) on this one machine, so
+the client, the six nodes and the chain share its ${cores} cores. Throughput is MB/s
+(10^6 bytes) of user data over the whole CLI run (process start, chain calls included).
+
+![put and get throughput against file size](throughput.svg)
+
+## Results
+
+${table(
+  ["metric", "value", "ceiling or peer", "ratio", "date", "machine"],
+  rows.map((r) => [...r, date, `${cores} cores`]),
+)}
+
+## Targets
+
+${table(
+  ["target", "measured", "ratio to goal", "met"],
+  targets.map((t) => [
+    t.target,
+    t.text,
+    fmt(t.value / t.goal, 2),
+    Number.isFinite(t.value) && t.value >= t.goal ? "yes" : "no",
+  ]),
+)}
+
+## Stages, measured alone (one thread each)
+
+${table(
+  ["stage", "MB/s", "how"],
+  stages.map((s) => [s.name, fmt(s.mbps), s.note]),
+)}
+
+## Pipeline ceiling
+
+The ceiling is what this machine could do if every core did nothing but the work the
+data path needs: per byte of user data, the seconds each stage takes on one core (from
+the table above, with the 4 + 2 stretch of 1.5 on every per-shard stage), summed, and
+spread perfectly over the ${cores} cores. It counts each stage once; dstore's upload reads
+and encrypts the file twice (roots first, then the shards the nodes were told to expect),
+which the ceiling does not forgive.
+
+    ${formula("put", putCost, putCeiling)}
+    ${formula("get", getCost, getCeiling)}
+
+## Every size
+
+${table(
+  ["file", "put MB/s", "get MB/s", "put peak RSS", "get peak RSS"],
+  e2e.map((r) => [
+    sizeName(r.bytes),
+    fmt(medianMbps(r.bytes, r.put)),
+    fmt(medianMbps(r.bytes, r.get)),
+    `${fmt(peakRss(r).put)} MiB`,
+    `${fmt(peakRss(r).get)} MiB`,
+  ]),
+)}
+
+## Chain cost
+
+${table(
+  ["call", "who", "gas", "note"],
+  gas.rows.map((r) => [r.call, r.who, String(r.gas), r.note]),
+)}
+
+registerFile ≈ ${fmt(gas.perFile)} gas per file + ${fmt(gas.perShard)} gas per shard (least squares over
+3, 6, 12 and 24 shards); it does not grow with the file's size.
+
+## History
+
+${table(
+  ["date", "run", "put MB/s", "get MB/s", "degraded get MB/s", "max RSS MiB", "machine"],
+  history.map((h) => [
+    h.date,
+    `${h.label}${h.quick ? " (quick)" : ""}`,
+    fmt(h.putMbps),
+    fmt(h.getMbps),
+    fmt(h.degradedMbps),
+    fmt(h.maxRssMiB),
+    h.machine,
+  ]),
+)}
+`;
+
+const chart = throughputChart(
+  "dstore put and get, 6-node devnet (4+2), one machine",
+  [
+    {
+      label: "put",
+      color: "#1f77b4",
+      points: e2e.map((r) => ({ bytes: r.bytes, mbps: medianMbps(r.bytes, r.put) })),
+    },
+    {
+      label: "get",
+      color: "#d62728",
+      points: e2e.map((r) => ({ bytes: r.bytes, mbps: medianMbps(r.bytes, r.get) })),
+    },
+  ],
+  [
+    { label: `put ceiling ${fmt(putCeiling)}`, mbps: putCeiling, color: "#9ecae1" },
+    { label: `get ceiling ${fmt(getCeiling)}`, mbps: getCeiling, color: "#fcae91" },
+    ...(peer
+      ? [
+          { label: `Helia add ${fmt(peer.add)}`, mbps: peer.add, color: "#2ca02c" },
+          { label: `Helia cat ${fmt(peer.cat)}`, mbps: peer.cat, color: "#9467bd" },
+        ]
+      : []),
+  ],
+);
+
+await writeFile(here("results.md"), markdown);
+await writeFile(here("throughput.svg"), chart);
+await writeFile(
+  here("results.json"),
+  `${JSON.stringify({ date, machine, quick, stages, putCeiling, getCeiling, load, e2e, peer, gas, targets, history }, null, 2)}\n`,
+);
+log(
+  `\nwrote bench/results.md, bench/results.json, bench/throughput.svg (median put ${fmt(putMbps)} MB/s, get ${fmt(getMbps)} MB/s)`,
+);

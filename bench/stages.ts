@@ -1,0 +1,277 @@
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { Wallet } from "ethers";
+import { request } from "undici";
+import { connectChain } from "../client/chain/contracts.ts";
+import { SegmentCipher } from "../client/crypto/segment-cipher.ts";
+import { devAccount } from "../client/devnet/devnet.ts";
+import { encodeParity, reconstructData } from "../client/erasure/reed-solomon.ts";
+import { getShard, putShard } from "../client/node-client.ts";
+import { defaultSegmentSize } from "../client/protocol/layout.ts";
+import { MerkleBuilder, merkleRoot } from "../client/protocol/merkle.ts";
+import { shardIdOf } from "../client/protocol/shard-id.ts";
+import { authorizeUpload } from "../client/signing.ts";
+import { startNodeProcess } from "../test/helpers/cli.ts";
+import { startLocalChain } from "../test/helpers/local-chain.ts";
+import { freePort } from "../test/helpers/ports.ts";
+import { mbps, median, timeRuns } from "./data.ts";
+
+/** One stage's single-core throughput. */
+export interface StageResult {
+  name: string;
+  /** MB/s (10^6 bytes) of the stage's own input. */
+  mbps: number;
+  note: string;
+}
+
+const MiB = 2 ** 20;
+
+/** Every stage of the data path, measured alone on this machine (median of `runs`). */
+export async function measureStages(
+  runs: number,
+  log: (line: string) => void,
+): Promise<StageResult[]> {
+  const results: StageResult[] = [];
+  const record = (name: string, bytes: number, times: number[], note: string) => {
+    const value = mbps(bytes, median(times));
+    results.push({ name, mbps: value, note });
+    log(`  ${name.padEnd(34)} ${value.toFixed(0).padStart(6)} MB/s  (${note})`);
+  };
+
+  const k = 4;
+  const m = 2;
+  const segment = defaultSegmentSize(k);
+  const segments = 64;
+  const plain = randomBytes(segment);
+  const cipher = new SegmentCipher(randomBytes(32), randomBytes(32));
+  const sealed = cipher.seal(plain, 0, false);
+  record(
+    "AES-256-GCM seal",
+    segment * segments,
+    await timeRuns(
+      runs,
+      async () => {
+        for (let i = 0; i < segments; i++) cipher.seal(plain, i, false);
+      },
+      true,
+    ),
+    `${segments} segments of ${segment} B, one thread`,
+  );
+  record(
+    "AES-256-GCM open",
+    segment * segments,
+    await timeRuns(
+      runs,
+      async () => {
+        for (let i = 0; i < segments; i++) cipher.open(sealed, 0, false);
+      },
+      true,
+    ),
+    "same segments",
+  );
+
+  const piece = MiB;
+  const data = randomBytes(k * piece);
+  const parity = Buffer.alloc(m * piece);
+  record(
+    "Reed-Solomon encode 4+2",
+    k * piece * segments,
+    await timeRuns(
+      runs,
+      async () => {
+        for (let i = 0; i < segments; i++) await encodeParity(k, m, data, parity);
+      },
+      true,
+    ),
+    "1 MiB pieces, data bytes per second",
+  );
+  const present = [false, false, true, true, true, true];
+  record(
+    "Reed-Solomon rebuild, 2 missing",
+    k * piece * segments,
+    await timeRuns(
+      runs,
+      async () => {
+        for (let i = 0; i < segments; i++) {
+          const damaged = Buffer.from(data);
+          damaged.fill(0, 0, 2 * piece);
+          await reconstructData(k, m, damaged, parity, present);
+        }
+      },
+      true,
+    ),
+    "2 data pieces rebuilt from 2 data + 2 parity",
+  );
+
+  const shard = randomBytes(256 * MiB);
+  record(
+    "SHA-256 Merkle, streamed",
+    shard.length,
+    await timeRuns(
+      runs,
+      async () => {
+        const builder = new MerkleBuilder();
+        for (let at = 0; at < shard.length; at += 64 * 1024)
+          builder.update(shard.subarray(at, at + 64 * 1024));
+        builder.digest();
+      },
+      true,
+    ),
+    "4 KiB leaves, 64 KiB chunks (as a node hashes)",
+  );
+  record(
+    "SHA-256 Merkle, 1 MiB subtrees",
+    shard.length,
+    await timeRuns(
+      runs,
+      async () => {
+        for (let at = 0; at < shard.length; at += MiB) merkleRoot(shard.subarray(at, at + MiB));
+      },
+      true,
+    ),
+    "per aligned piece (as the client's workers hash)",
+  );
+
+  const dir = await mkdtemp(join(tmpdir(), "dstore-bench-disk-"));
+  try {
+    const total = 1024 * MiB;
+    record(
+      "disk write + fsync",
+      total,
+      await timeRuns(runs, async () => {
+        const path = join(dir, `w-${randomBytes(4).toString("hex")}`);
+        await pipeline(
+          Readable.from(
+            (function* () {
+              for (let at = 0; at < total; at += 4 * MiB) yield shard.subarray(0, 4 * MiB);
+            })(),
+          ),
+          createWriteStream(path, { flush: true, highWaterMark: MiB }),
+        );
+        await rm(path);
+      }),
+      "1 GiB as the shard store writes (1 MiB buffer, fsync)",
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  // Raw loopback HTTP: a server that only counts or sends bytes.
+  const body = shard.subarray(0, 128 * MiB);
+  const server = createServer((req, res) => {
+    if (req.method === "PUT") {
+      req.on("data", () => {});
+      req.on("end", () => res.end("ok"));
+    } else {
+      res.setHeader("content-length", body.length);
+      res.end(body);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  record(
+    "loopback HTTP PUT (raw)",
+    body.length,
+    await timeRuns(
+      runs,
+      async () => {
+        const response = await request(`http://127.0.0.1:${port}/`, {
+          method: "PUT",
+          body: Readable.from(
+            (function* () {
+              for (let at = 0; at < body.length; at += MiB) yield body.subarray(at, at + MiB);
+            })(),
+          ),
+        });
+        await response.body.text();
+      },
+      true,
+    ),
+    "undici to node:http, body discarded",
+  );
+  record(
+    "loopback HTTP GET (raw)",
+    body.length,
+    await timeRuns(
+      runs,
+      async () => {
+        const response = await request(`http://127.0.0.1:${port}/`);
+        for await (const _ of response.body) {
+          // drain
+        }
+      },
+      true,
+    ),
+    "node:http from memory to undici",
+  );
+  server.close();
+
+  await nodeStages(runs, record);
+  return results;
+}
+
+/** A real storage node process on a real chain: one shard up and down. */
+async function nodeStages(
+  runs: number,
+  record: (name: string, bytes: number, times: number[], note: string) => void,
+): Promise<void> {
+  const chain = await startLocalChain();
+  const dataDir = await mkdtemp(join(tmpdir(), "dstore-bench-node-"));
+  const node = await startNodeProcess({
+    chain,
+    account: 1,
+    port: await freePort(),
+    dataDir,
+    capacity: "20GiB",
+  });
+  try {
+    const client = await connectChain({ ...chain, privateKey: devAccount(0).privateKey });
+    const size = 256 * MiB;
+    const shard = randomBytes(size);
+    const root = `0x${merkleRoot(shard).toString("hex")}`;
+    let fileId = "";
+    const times = await timeRuns(runs, async () => {
+      fileId = Wallet.createRandom().privateKey;
+      const header = await authorizeUpload(client, client.wallet!, {
+        nodeId: node.nodeId,
+        fileId: fileId as `0x${string}`,
+        shardIndex: 0,
+        size: BigInt(size),
+        root,
+      });
+      const stream = Readable.from(
+        (function* () {
+          for (let at = 0; at < size; at += MiB) yield shard.subarray(at, at + MiB);
+        })(),
+      );
+      await putShard(node.url, shardIdOf(fileId as `0x${string}`, 0), header, stream, size);
+    });
+    record("node PUT (one shard)", size, times, "HTTP in, hash, write, fsync, receipt");
+    record(
+      "node GET (one shard)",
+      size,
+      await timeRuns(
+        runs,
+        async () => {
+          const { body } = await getShard(node.url, shardIdOf(fileId as `0x${string}`, 0));
+          for await (const _ of body) {
+            // drain
+          }
+        },
+        true,
+      ),
+      "from the page cache to the client",
+    );
+    client.provider.destroy();
+  } finally {
+    await node.stop();
+    await chain.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
