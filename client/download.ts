@@ -187,35 +187,58 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
   // Data shards first: with all k of them no decoding is needed.
   const spare = () => state.indexOf("idle");
 
-  // Segments decode on the pool's workers while the next ones are fetched; they are
-  // written in order. Every byte written was authenticated by its segment's AES-GCM tag.
-  const decoding: Promise<Buffer>[] = [];
+  // Pieces land in a slot of the pool's ring, a worker decodes and opens the segment in
+  // place, and the plaintext is written from the slot; the next segments are fetched
+  // meanwhile. Every byte written was authenticated by its segment's AES-GCM tag.
+  const ring = f.pool!.ring;
+  const decoding: { slot: number; plain: Promise<Buffer> }[] = [];
   const depth = f.pool!.depth;
   const flush = async () => {
-    const plain = await decoding.shift()!;
-    await write(plain);
-    written += plain.length;
+    const { slot, plain } = decoding.shift()!;
+    try {
+      const bytes = await plain;
+      await write(bytes);
+      written += bytes.length;
+    } finally {
+      ring.release(slot);
+    }
     options.onProgress?.({ phase: "fetch", done: written, total: layout.size });
   };
   try {
     for (let segment = 0; segment < layout.segments; segment++) {
       options.signal?.throwIfAborted();
+      const slot = await ring.acquire();
       const started = Date.now();
-      const pieces = await gather(segment);
+      let pieces: Map<number, Buffer>;
+      try {
+        pieces = await gather(segment, slot);
+      } catch (error) {
+        ring.release(slot);
+        throw error;
+      }
       hedgeDelay = options.hedgeDelay ?? Math.min(5000, Math.max(150, 4 * (Date.now() - started)));
-      const plain = open_(segment, pieces);
+      const plain = open_(segment, slot, pieces);
       plain.catch(() => {});
-      decoding.push(plain);
+      decoding.push({ slot, plain });
       while (decoding.length >= depth) await flush();
     }
     while (decoding.length > 0) await flush();
   } finally {
     for (const index of [...readers.keys()]) retire(index, "idle");
+    // Slots of segments never written: their readers are closed, nothing writes there.
+    for (const { slot, plain } of decoding.splice(0)) {
+      await plain.catch(() => {});
+      ring.release(slot);
+    }
   }
   return [...problems].sort((a, b) => a - b);
 
-  /** The first k pieces of `segment` to arrive, opening spares for failed or slow shards. */
-  async function gather(segment: number): Promise<Map<number, Buffer>> {
+  /**
+   * The first k pieces of `segment` to arrive, read into `slot`, opening spares for
+   * failed or slow shards.
+   */
+  async function gather(segment: number, slot: number): Promise<Map<number, Buffer>> {
+    const size = layout.pieceSize(segment);
     const got = new Map<number, Buffer>();
     const asked = new Set<number>();
     let settle: () => void = () => {};
@@ -224,7 +247,7 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
       asked.add(reader.index);
       outstanding++;
       reader
-        .piece(segment)
+        .piece(segment, ring.piece(slot, reader.index, size))
         .then(
           (piece) => {
             if (readers.get(reader.index) === reader) got.set(reader.index, piece);
@@ -274,14 +297,13 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
   }
 
   /** Decode and decrypt, falling back to a search over the pieces when one is corrupt. */
-  async function open_(segment: number, got: Map<number, Buffer>): Promise<Buffer> {
-    const chosen = [...got.keys()].sort((a, b) => a - b).slice(0, k);
-    const pieces: (Buffer | undefined)[] = [];
-    for (const index of chosen) pieces[index] = got.get(index);
-    const result = await f.pool!.decode(segment, pieces);
-    if ("plain" in result) return result.plain;
-    // The pieces went to the worker and came back; they are needed for the search.
-    for (const index of chosen) got.set(index, result.failed[index]!);
+  async function open_(segment: number, slot: number, got: Map<number, Buffer>): Promise<Buffer> {
+    const present = Array.from({ length: layout.shards }, (_, index) => got.has(index));
+    if (await f.pool!.decode(segment, slot, present))
+      return ring.segment(slot, layout.plainLength(segment));
+    // The worker rebuilt missing pieces in place but left the ones read untouched; copy
+    // them out for the search below.
+    for (const [index, piece] of got) got.set(index, Buffer.from(piece));
     // Some piece is wrong. Fetch this segment's piece from every other shard, find k that
     // decrypt, and retire the shards whose pieces disagree with the rebuilt segment.
     await Promise.all(

@@ -1,3 +1,4 @@
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import type { Readable } from "node:stream";
 import { Agent, request } from "undici";
 import { DstoreError } from "./errors.ts";
@@ -70,6 +71,137 @@ function wrapNetworkError(base: string, what: string, cause: unknown): never {
   if (cause instanceof DstoreError) throw cause;
   const code = (cause as { code?: string }).code ?? (cause as Error).name;
   throw new DstoreError("NodeRequestError", `${what} at ${base} failed (${code})`, { cause });
+}
+
+// Uploads use node:http, whose write callbacks say when a chunk has left: the caller can
+// then reuse the memory it came from (a ring slot shared with the codec workers).
+const uploadAgent = new HttpAgent({ keepAlive: true, maxSockets: 64 });
+
+/** A shard upload in progress, fed chunk by chunk. */
+export interface ShardUpload {
+  /** Send the next bytes; resolves once they have been handed to the kernel. */
+  write(chunk: Buffer): Promise<void>;
+  /** End the body and wait for the node's signed receipt. */
+  finish(): Promise<SignedReceipt>;
+  /** Cut the upload off (the node discards it). */
+  abort(reason: string): void;
+  /** Rejects as soon as the upload fails: a node error, a lost connection, a stall. */
+  readonly failed: Promise<never>;
+}
+
+/**
+ * Start storing a shard of `size` bytes on a node. A node that takes no bytes for
+ * `stallTimeout` ms fails the upload.
+ */
+export function openShardUpload(
+  base: string,
+  shardId: ShardId,
+  authorization: string,
+  size: number,
+  { stallTimeout = 30_000 }: { stallTimeout?: number } = {},
+): ShardUpload {
+  const what = "storing a shard";
+  let settled = false;
+  let resolveReceipt!: (receipt: SignedReceipt) => void;
+  let rejectAll!: (error: Error) => void;
+  const receipt = new Promise<SignedReceipt>((resolve, reject) => {
+    resolveReceipt = resolve;
+    rejectAll = reject;
+  });
+  receipt.catch(() => {});
+  // Settles only on failure: a finished upload leaves it pending forever.
+  const failed = receipt.then(() => new Promise<never>(() => {}));
+  failed.catch(() => {});
+
+  const req = httpRequest(url(base, `/v1/shards/${shardId}`), {
+    method: "PUT",
+    agent: uploadAgent,
+    headers: {
+      [AUTHORIZATION_HEADER]: authorization,
+      "content-type": "application/octet-stream",
+      "content-length": String(size),
+    },
+  });
+  const stalled = () => fail(new Error(`no progress for ${stallTimeout} ms`));
+  let timer = setTimeout(stalled, stallTimeout);
+  const fail = (cause: unknown) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    req.destroy();
+    rejectAll(
+      cause instanceof DstoreError
+        ? cause
+        : new DstoreError(
+            "NodeRequestError",
+            `${what} at ${base} failed (${(cause as Error).message})`,
+            { cause },
+          ),
+    );
+  };
+  req.on("error", fail);
+  req.on("response", (res) => {
+    const chunks: Buffer[] = [];
+    res.on("data", (chunk: Buffer) => chunks.push(chunk));
+    res.on("error", fail);
+    res.on("end", () => {
+      const text = Buffer.concat(chunks).toString("utf8");
+      if (res.statusCode !== 201 && res.statusCode !== 200) {
+        let detail = `HTTP ${res.statusCode}`;
+        let name = "";
+        try {
+          const parsed = JSON.parse(text) as { error?: string; message?: string };
+          name = parsed.error ?? "";
+          detail = `${parsed.error ?? res.statusCode}: ${parsed.message ?? ""}`;
+        } catch {
+          // not a JSON error body
+        }
+        fail(
+          Object.assign(
+            new DstoreError("NodeRequestError", `${what} at ${base} failed (${detail})`),
+            {
+              status: res.statusCode,
+              errorName: name,
+            },
+          ),
+        );
+        return;
+      }
+      try {
+        const parsed = JSON.parse(text) as SignedReceipt;
+        settled = true;
+        clearTimeout(timer);
+        resolveReceipt(parsed);
+      } catch (cause) {
+        fail(cause);
+      }
+    });
+  });
+  return {
+    write: (chunk) =>
+      new Promise<void>((resolve, reject) => {
+        if (settled) {
+          reject(new DstoreError("NodeRequestError", `${what} at ${base} was cut off`));
+          return;
+        }
+        req.write(chunk, (cause) => {
+          if (cause) {
+            fail(cause);
+            reject(cause);
+            return;
+          }
+          clearTimeout(timer);
+          if (!settled) timer = setTimeout(stalled, stallTimeout);
+          resolve();
+        });
+      }),
+    finish: () => {
+      if (!settled) req.end();
+      return receipt;
+    },
+    abort: (reason) => fail(new Error(reason)),
+    failed,
+  };
 }
 
 /** Store a shard on a node; resolves to the node's signed receipt. */

@@ -1,15 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
-import { PassThrough } from "node:stream";
 import { getBytes, hexlify, type Wallet } from "ethers";
 import type { Chain } from "./chain/contracts.ts";
 import { wrapFileKey } from "./crypto/key-wrap.ts";
 import { FILE_KEY_SIZE, SegmentCipher } from "./crypto/segment-cipher.ts";
-import { CodecPool, type EncodedSegment } from "./data-path/codec-pool.ts";
+import { CodecPool, type PieceRoots } from "./data-path/codec-pool.ts";
 import { openSegmentSource, type SegmentSource } from "./data-path/segment-source.ts";
 import { DstoreError, isDstoreError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
-import { deleteShard, putShard } from "./node-client.ts";
+import { deleteShard, openShardUpload } from "./node-client.ts";
 import { listNodes, type NodeView } from "./nodes.ts";
 import { planPlacement, survivableLosses } from "./placement.ts";
 import type { ProgressListener } from "./progress.ts";
@@ -175,17 +173,20 @@ async function shardRoots(
   options: UploadOptions,
 ): Promise<string[]> {
   const { layout } = source;
+  const ring = pool.ring;
   const builders = Array.from({ length: layout.shards }, () => new MerkleBuilder());
   let done = 0;
   options.onProgress?.({ phase: "encode", done, total: layout.size });
-  await forEachSegment(source, pool, true, options.signal, ({ pieces, roots }, index) => {
-    for (const [i, piece] of pieces.entries()) {
+  await forEachSegment(source, pool, true, options.signal, (slot, index, roots) => {
+    for (let i = 0; i < layout.shards; i++) {
       const subtree = roots?.[i];
-      // Aligned pieces arrive with their subtree root from a worker; the rest hash here.
+      // Pieces on the leaf grid arrive with their subtree root from a worker; the rest
+      // (a short last segment) are hashed here.
       if (subtree && builders[i]!.isAlignedTo(subtree.height))
         builders[i]!.appendSubtree(subtree.root, subtree.height);
-      else builders[i]!.update(piece);
+      else builders[i]!.update(ring.piece(slot, i, layout.pieceSize(index)));
     }
+    ring.release(slot);
     done += layout.plainLength(index);
     options.onProgress?.({ phase: "encode", done, total: layout.size });
   });
@@ -193,34 +194,43 @@ async function shardRoots(
 }
 
 /**
- * Read, seal and erasure-code every segment in order on the pool's workers, keeping
- * enough segments in flight to keep them busy, and hand each to `handle` in order.
+ * Read every segment into a slot of the pool's ring and seal and code it on a worker,
+ * keeping enough segments in flight to keep the workers busy; `handle` gets each coded
+ * slot in order and must release it (at once, or when the slot's bytes have been sent).
  */
 export async function forEachSegment(
   source: SegmentSource,
   pool: CodecPool,
   roots: boolean,
   signal: AbortSignal | undefined,
-  handle: (segment: EncodedSegment, index: number) => void | Promise<void>,
+  handle: (slot: number, index: number, roots: PieceRoots | undefined) => void | Promise<void>,
 ): Promise<void> {
   const { layout } = source;
+  const ring = pool.ring;
   await source.begin();
-  const start = (index: number): Promise<EncodedSegment> => {
-    const encoded = source
-      .read(index)
-      .then(({ data, sealed }) => pool.encode(index, data, sealed, roots));
-    // Awaited in turn below; a failure meanwhile must not go unhandled.
-    encoded.catch(() => {});
-    return encoded;
+  const start = async (index: number) => {
+    const slot = await ring.acquire();
+    try {
+      await source.readInto(index, ring.segment(slot, layout.cipherLength(index)));
+      return { slot, roots: await pool.encode(index, slot, source.sealed, roots) };
+    } catch (error) {
+      ring.release(slot);
+      throw error;
+    }
   };
-  const inflight: Promise<EncodedSegment>[] = [];
-  for (let index = 0; index < Math.min(pool.depth, layout.segments); index++)
-    inflight.push(start(index));
+  const inflight: Promise<{ slot: number; roots: PieceRoots | undefined }>[] = [];
+  const launch = (index: number) => {
+    const coded = start(index);
+    // Awaited in turn below; a failure meanwhile must not go unhandled.
+    coded.catch(() => {});
+    inflight.push(coded);
+  };
+  for (let index = 0; index < Math.min(pool.depth, layout.segments); index++) launch(index);
   for (let index = 0; index < layout.segments; index++) {
     signal?.throwIfAborted();
-    const encoded = await inflight.shift()!;
-    if (index + pool.depth < layout.segments) inflight.push(start(index + pool.depth));
-    await handle(encoded, index);
+    const { slot, roots: pieceRoots } = await inflight.shift()!;
+    if (index + pool.depth < layout.segments) launch(index + pool.depth);
+    await handle(slot, index, pieceRoots);
   }
 }
 
@@ -293,12 +303,9 @@ async function sendShards(
   targets: Target[],
 ): Promise<{ target: Target; reason: string }[]> {
   const { layout, options } = s;
-  const stall = options.stallTimeout ?? 30_000;
-  const streams = await Promise.all(
+  const ring = s.pool.ring;
+  const uploads = await Promise.all(
     targets.map(async (target) => {
-      const body = new PassThrough({ highWaterMark: 2 * layout.fullPieceSize });
-      const abort = new AbortController();
-      const shardId = shardIdOf(s.fileId, target.index);
       const authorization = await authorizeUpload(s.chain, s.wallet, {
         nodeId: target.node.nodeId,
         fileId: s.fileId,
@@ -306,82 +313,67 @@ async function sendShards(
         size: BigInt(layout.shardSize),
         root: s.roots[target.index]!,
       });
-      const state = { target, body, abort, failed: undefined as string | undefined };
-      const result = putShard(
+      const upload = openShardUpload(
         target.node.endpoint,
-        shardId,
+        shardIdOf(s.fileId, target.index),
         authorization,
-        body,
         layout.shardSize,
         {
-          signal: abort.signal,
-        },
-      ).then(
-        (receipt) => {
-          checkReceipt(s, target, receipt);
-          return receipt;
-        },
-        (error: unknown) => {
-          state.failed = (error as Error).message;
-          body.destroy();
-          throw error;
+          stallTimeout: options.stallTimeout ?? 30_000,
         },
       );
-      // Settled here so a failure is never an unhandled rejection; inspected below.
-      const settled = result.then(
-        (receipt) => ({ receipt }),
-        (error: unknown) => ({ error: error as Error }),
-      );
-      return { ...state, state, settled };
+      const state = { target, upload, failed: undefined as string | undefined };
+      upload.failed.catch((error: Error) => {
+        state.failed = error.message;
+      });
+      return state;
     }),
   );
   let sent = 0;
   const total = layout.shardSize * targets.length;
   options.onProgress?.({ phase: "transfer", done: 0, total });
-  const sending = forEachSegment(s.source, s.pool, false, options.signal, async ({ pieces }) => {
-    await Promise.all(
-      streams.map(async ({ state, target, body, abort }) => {
-        if (state.failed) return;
-        const piece = pieces[target.index]!;
-        if (body.write(piece)) return;
-        const drained = await Promise.race([
-          once(body, "drain").then(
-            () => true,
-            () => false,
-          ),
-          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), stall).unref()),
-        ]);
-        if (!drained && !state.failed) {
-          state.failed = `no progress for ${stall} ms`;
-          abort.abort();
-          body.destroy();
-        }
-      }),
-    );
-    sent += pieces[0]!.length * streams.length;
-    options.onProgress?.({ phase: "transfer", done: Math.min(sent, total), total });
+  // Segments whose pieces are still leaving; a few may queue, the ring bounds the rest.
+  const queued: Promise<void>[] = [];
+  const sending = forEachSegment(s.source, s.pool, false, options.signal, async (slot, index) => {
+    const size = layout.pieceSize(index);
+    // Each piece goes out straight from the ring; the slot is free again once every
+    // live upload has handed its piece to the kernel (or has failed).
+    const writes = uploads
+      .filter((u) => u.failed === undefined)
+      .map((u) =>
+        Promise.race([
+          u.upload.write(ring.piece(slot, u.target.index, size)),
+          u.upload.failed,
+        ]).catch(() => {}),
+      );
+    const flushed = Promise.all(writes).then(() => {
+      ring.release(slot);
+      sent += size * targets.length;
+      options.onProgress?.({ phase: "transfer", done: Math.min(sent, total), total });
+    });
+    queued.push(flushed);
+    if (queued.length > 2) await queued.shift();
   });
   try {
     await sending;
+    await Promise.all(queued);
   } catch (error) {
     // The source failed (or the caller aborted): cut every transfer, keep nothing.
-    for (const { abort, body } of streams) {
-      abort.abort();
-      body.destroy();
-    }
-    for (const { target, settled } of streams) {
-      const outcome = await settled;
-      if ("receipt" in outcome) s.stored.push({ target, receipt: outcome.receipt });
-    }
+    for (const { upload } of uploads) upload.abort("upload cancelled");
     throw error;
   }
-  for (const { body, state } of streams) if (!state.failed) body.end();
   const failures: { target: Target; reason: string }[] = [];
-  for (const { target, settled } of streams) {
-    const outcome = await settled;
-    if ("receipt" in outcome) s.stored.push({ target, receipt: outcome.receipt });
-    else failures.push({ target, reason: outcome.error.message });
-  }
+  await Promise.all(
+    uploads.map(async ({ target, upload }) => {
+      try {
+        const receipt = await upload.finish();
+        checkReceipt(s, target, receipt);
+        s.stored.push({ target, receipt });
+      } catch (error) {
+        failures.push({ target, reason: (error as Error).message });
+      }
+    }),
+  );
   options.onProgress?.({ phase: "transfer", done: total, total });
   return failures;
 }

@@ -3,39 +3,49 @@ import { Worker } from "node:worker_threads";
 import { DstoreError } from "../errors.ts";
 import type { FileLayout } from "../protocol/layout.ts";
 import type { CodecRequest, CodecResponse, CodecWorkerData } from "./codec-protocol.ts";
+import { SegmentRing, slotLayoutOf } from "./segment-ring.ts";
 
-/** One coded segment: its k + m pieces and, when asked, each aligned piece's subtree root. */
-export interface EncodedSegment {
-  pieces: Buffer[];
-  /** Per piece: the Merkle root of its 2^height leaves, or undefined if not aligned. */
-  roots?: ({ root: Buffer; height: number } | undefined)[];
-}
+/** Per piece: the Merkle root of its 2^height leaves, or undefined if not on the grid. */
+export type PieceRoots = ({ root: Buffer; height: number } | undefined)[];
 
 type Pending = { resolve: (response: CodecResponse) => void; reject: (error: Error) => void };
 
 /**
- * Worker threads that do a file's CPU work (AES-GCM, Reed-Solomon, SHA-256) so the main
- * thread only moves bytes. Buffers travel by transfer, not by copy. One pool per file.
+ * Worker threads that do a file's CPU work (AES-GCM, Reed-Solomon, SHA-256) on segments
+ * held in a {@link SegmentRing} they share with the main thread, so the main thread only
+ * moves bytes between sockets, files and the ring. One pool per file.
  */
 export class CodecPool {
+  readonly ring: SegmentRing;
   readonly #workers: { worker: Worker; busy: number }[] = [];
-  /** Segments worth keeping in flight to keep every worker busy. */
-  get depth(): number {
-    return this.#workers.length + 2;
-  }
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
   #failure: Error | undefined;
 
-  /** @param threads Workers to run (default: `DSTORE_WORKERS`, else one per core). */
-  constructor(fileKey: Uint8Array, fileId: Uint8Array, layout: FileLayout, threads?: number) {
-    const count = threads ?? (Number(process.env.DSTORE_WORKERS) || availableParallelism());
+  /**
+   * @param threads Workers to run (default: `DSTORE_WORKERS`, else one per core).
+   * @param slots Segments the ring holds (default: two per worker, plus two).
+   */
+  constructor(
+    fileKey: Uint8Array,
+    fileId: Uint8Array,
+    layout: FileLayout,
+    threads?: number,
+    slots?: number,
+  ) {
+    const count = Math.max(
+      1,
+      threads ?? (Number(process.env.DSTORE_WORKERS) || availableParallelism()),
+    );
+    this.ring = new SegmentRing(slotLayoutOf(layout), slots ?? 2 * count + 2);
     const workerData: CodecWorkerData = {
       fileKey,
       fileId,
       layout: { size: layout.size, segmentSize: layout.segmentSize, k: layout.k, m: layout.m },
+      ring: this.ring.memory,
+      slots: this.ring.layout,
     };
-    for (let i = 0; i < Math.max(1, count); i++) {
+    for (let i = 0; i < count; i++) {
       const worker = new Worker(new URL("./codec-worker.ts", import.meta.url), { workerData });
       const entry = { worker, busy: 0 };
       worker.on("message", (response: CodecResponse) => {
@@ -49,49 +59,42 @@ export class CodecPool {
     }
   }
 
-  /** Seal (unless `sealed`) and erasure-code segment `index`; `roots` also roots each piece. */
-  async encode(
-    index: number,
-    data: Buffer,
-    sealed: boolean,
-    roots: boolean,
-  ): Promise<EncodedSegment> {
-    const buffer = ownBuffer(data);
-    const response = await this.#run(
-      { op: "encode", id: this.#nextId++, index, data: buffer, sealed, roots },
-      [buffer],
-    );
-    if (!("pieces" in response) || "failed" in response) throw new Error("unexpected codec answer");
-    return {
-      pieces: response.pieces.map((piece) => Buffer.from(piece.buffer, piece.offset, piece.length)),
-      ...(response.roots
-        ? {
-            roots: response.roots.map((entry) =>
-              entry ? { root: Buffer.from(entry.root), height: entry.height } : undefined,
-            ),
-          }
-        : {}),
-    };
+  /** Segments worth having in flight to keep every worker busy. */
+  get depth(): number {
+    return this.#workers.length + 1;
   }
 
   /**
-   * Decode and open segment `index`. Resolves to the plaintext, or to the pieces handed
-   * back when authentication failed (some piece is corrupt).
+   * Seal (unless `sealed`) the segment in `slot`'s segment region and code it into the
+   * slot's pieces; with `roots`, also root every piece on the leaf grid.
    */
-  async decode(
+  async encode(
     index: number,
-    pieces: readonly (Buffer | undefined)[],
-  ): Promise<{ plain: Buffer } | { failed: (Buffer | undefined)[] }> {
-    const buffers = pieces.map((piece) => (piece ? ownBuffer(piece) : null));
-    const transfer = buffers.filter((b): b is ArrayBuffer => b !== null);
-    const response = await this.#run(
-      { op: "decode", id: this.#nextId++, index, pieces: buffers },
-      transfer,
+    slot: number,
+    sealed: boolean,
+    roots: boolean,
+  ): Promise<PieceRoots | undefined> {
+    const response = await this.#run({
+      op: "encode",
+      id: this.#nextId++,
+      index,
+      slot,
+      sealed,
+      roots,
+    });
+    if (!("roots" in response) || !response.roots) return undefined;
+    return response.roots.map((entry) =>
+      entry ? { root: Buffer.from(entry.root), height: entry.height } : undefined,
     );
-    if ("plain" in response) return { plain: Buffer.from(response.plain) };
-    if ("failed" in response)
-      return { failed: response.pieces.map((b) => (b ? Buffer.from(b) : undefined)) };
-    throw new Error("unexpected codec answer");
+  }
+
+  /**
+   * Rebuild and open segment `index` from the pieces of `slot` marked `present`; the
+   * plaintext lands in the slot's segment region. False when the tag does not verify.
+   */
+  async decode(index: number, slot: number, present: boolean[]): Promise<boolean> {
+    const response = await this.#run({ op: "decode", id: this.#nextId++, index, slot, present });
+    return "opened" in response && response.opened;
   }
 
   /** Stop the workers. */
@@ -99,13 +102,13 @@ export class CodecPool {
     await Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
   }
 
-  #run(request: CodecRequest, transfer: ArrayBuffer[]): Promise<CodecResponse> {
+  #run(request: CodecRequest): Promise<CodecResponse> {
     if (this.#failure) return Promise.reject(this.#failure);
     const entry = this.#workers.reduce((a, b) => (b.busy < a.busy ? b : a));
     entry.busy++;
     return new Promise<CodecResponse>((resolve, reject) => {
       this.#pending.set(request.id, { resolve, reject });
-      entry.worker.postMessage(request, transfer);
+      entry.worker.postMessage(request);
     }).then((response) => {
       if ("error" in response) {
         throw new DstoreError(
@@ -122,11 +125,4 @@ export class CodecPool {
     for (const pending of this.#pending.values()) pending.reject(error);
     this.#pending.clear();
   }
-}
-
-/** The bytes of `data` as an ArrayBuffer of their own (a copy only if `data` shares one). */
-function ownBuffer(data: Buffer): ArrayBuffer {
-  if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength)
-    return data.buffer as ArrayBuffer;
-  return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
 }

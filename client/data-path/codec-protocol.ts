@@ -1,42 +1,45 @@
 import type { CodingParams } from "../protocol/layout.ts";
+import type { SlotLayout } from "./segment-ring.ts";
 
 /** What a codec worker starts with. */
 export interface CodecWorkerData {
   fileKey: Uint8Array;
   fileId: Uint8Array;
   layout: CodingParams;
+  ring: SharedArrayBuffer;
+  slots: SlotLayout;
 }
 
-/** Seal (unless already sealed) and erasure-code one segment; optionally root every piece. */
+/**
+ * Seal the segment in a slot's segment region (unless it is sealed already) and
+ * erasure-code it into the slot's piece regions; with `roots`, also give the Merkle
+ * subtree root of every piece that sits on the leaf grid.
+ */
 export interface EncodeRequest {
   op: "encode";
   id: number;
   index: number;
-  data: ArrayBuffer;
+  slot: number;
   sealed: boolean;
   roots: boolean;
 }
 
-/** Decode and open one segment from its pieces (null where missing). */
+/**
+ * Rebuild the missing data pieces of a slot from those `present`, open the segment and
+ * put the plaintext in the slot's segment region.
+ */
 export interface DecodeRequest {
   op: "decode";
   id: number;
   index: number;
-  pieces: (ArrayBuffer | null)[];
+  slot: number;
+  present: boolean[];
 }
 
 export type CodecRequest = EncodeRequest | DecodeRequest;
 
-/** A piece as a view into a transferred buffer. */
-export interface PieceView {
-  buffer: ArrayBuffer;
-  offset: number;
-  length: number;
-}
-
-/** A worker's answer: pieces (and roots), plaintext, an authentication failure, or an error. */
+/** A worker's answer. */
 export type CodecResponse =
-  | { id: number; pieces: PieceView[]; roots?: ({ root: ArrayBuffer; height: number } | null)[] }
-  | { id: number; plain: ArrayBuffer }
-  | { id: number; failed: true; pieces: (ArrayBuffer | null)[] }
+  | { id: number; roots?: ({ root: Uint8Array; height: number } | null)[] }
+  | { id: number; opened: boolean }
   | { id: number; error: { name: string; message: string } };

@@ -1,72 +1,92 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { SegmentCipher } from "../crypto/segment-cipher.ts";
+import { encodeParity, reconstructData } from "../erasure/reed-solomon.ts";
 import { isDstoreError } from "../errors.ts";
 import { FileLayout } from "../protocol/layout.ts";
 import { alignedSubtreeRoot } from "../protocol/merkle.ts";
 import type { CodecRequest, CodecResponse, CodecWorkerData } from "./codec-protocol.ts";
-import { decodeSegment, encodeSegment } from "./segment-codec.ts";
 
 // One worker of a CodecPool: seals and erasure-codes segments (with the Merkle subtree
-// root of every aligned piece), or decodes and opens them, off the main thread.
+// root of every aligned piece), or rebuilds and opens them, in slots of the shared ring.
 const init = workerData as CodecWorkerData;
 const cipher = new SegmentCipher(Buffer.from(init.fileKey), Buffer.from(init.fileId));
 const layout = new FileLayout(init.layout);
+const { slotSize, pieceSize, segmentOffset } = init.slots;
+const region = (slot: number, offset: number, length: number) =>
+  Buffer.from(init.ring, slot * slotSize + offset, length);
 
-async function handle(
-  request: CodecRequest,
-): Promise<{ response: CodecResponse; transfer: ArrayBuffer[] }> {
-  if (request.op === "encode") {
-    const input = Buffer.from(request.data);
-    const sealed = request.sealed
-      ? input
-      : cipher.seal(input, request.index, layout.isLast(request.index));
-    const pieces = await encodeSegment(layout, request.index, sealed);
-    const roots = request.roots
-      ? pieces.map((piece) => {
-          const aligned = alignedSubtreeRoot(piece);
-          return aligned ? { root: toArrayBuffer(aligned.root), height: aligned.height } : null;
-        })
-      : undefined;
-    // Data pieces share one buffer, parity pieces another: send both buffers whole.
-    const buffers = [...new Set(pieces.map((piece) => piece.buffer as ArrayBuffer))];
-    const response: CodecResponse = {
-      id: request.id,
-      pieces: pieces.map((piece) => ({
-        buffer: piece.buffer as ArrayBuffer,
-        offset: piece.byteOffset,
-        length: piece.length,
-      })),
-      ...(roots ? { roots } : {}),
-    };
-    return { response, transfer: buffers };
+async function encode(request: Extract<CodecRequest, { op: "encode" }>): Promise<CodecResponse> {
+  const { index, slot } = request;
+  const size = layout.pieceSize(index);
+  const cipherLength = layout.cipherLength(index);
+  // Data pieces are contiguous in the slot only for full-size pieces; a short last
+  // segment is coded in a compact copy and written back piece by piece.
+  const compact = size !== pieceSize;
+  const data = compact ? Buffer.alloc(layout.k * size) : region(slot, 0, layout.k * size);
+  const parity = compact
+    ? Buffer.alloc(layout.m * size)
+    : region(slot, layout.k * size, layout.m * size);
+  if (request.sealed) {
+    data.set(region(slot, segmentOffset, cipherLength), 0);
+  } else {
+    const plain = region(slot, segmentOffset, layout.plainLength(index));
+    cipher.sealInto(plain, index, layout.isLast(index), data);
   }
-  const pieces = request.pieces.map((piece) => (piece ? Buffer.from(piece) : undefined));
-  try {
-    const sealed = await decodeSegment(layout, request.index, pieces);
-    const plain = cipher.open(sealed, request.index, layout.isLast(request.index));
-    const out = toArrayBuffer(plain);
-    return { response: { id: request.id, plain: out }, transfer: [out] };
-  } catch (error) {
-    if (!isDstoreError(error, "DecryptionError") && !isDstoreError(error, "IntegrityError"))
-      throw error;
-    // Hand the pieces back: the caller searches them for the corrupt one.
-    const back = request.pieces.filter((piece): piece is ArrayBuffer => piece !== null);
-    return { response: { id: request.id, failed: true, pieces: request.pieces }, transfer: back };
+  data.fill(0, cipherLength);
+  await encodeParity(layout.k, layout.m, data, parity);
+  const pieces: Buffer[] = [];
+  for (let i = 0; i < layout.shards; i++) {
+    const piece =
+      i < layout.k
+        ? data.subarray(i * size, (i + 1) * size)
+        : parity.subarray((i - layout.k) * size, (i - layout.k + 1) * size);
+    if (compact) region(slot, i * pieceSize, size).set(piece);
+    pieces.push(piece);
   }
+  if (!request.roots) return { id: request.id };
+  return {
+    id: request.id,
+    roots: pieces.map((piece) => {
+      const aligned = alignedSubtreeRoot(piece);
+      return aligned ? { root: new Uint8Array(aligned.root), height: aligned.height } : null;
+    }),
+  };
 }
 
-function toArrayBuffer(buffer: Buffer): ArrayBuffer {
-  if (buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength)
-    return buffer.buffer as ArrayBuffer;
-  return buffer.buffer.slice(
-    buffer.byteOffset,
-    buffer.byteOffset + buffer.byteLength,
-  ) as ArrayBuffer;
+async function decode(request: Extract<CodecRequest, { op: "decode" }>): Promise<CodecResponse> {
+  const { index, slot, present } = request;
+  const size = layout.pieceSize(index);
+  const compact = size !== pieceSize;
+  const data = compact ? Buffer.alloc(layout.k * size) : region(slot, 0, layout.k * size);
+  const parity = compact
+    ? Buffer.alloc(layout.m * size)
+    : region(slot, layout.k * size, layout.m * size);
+  if (compact) {
+    for (let i = 0; i < layout.shards; i++) {
+      if (!present[i]) continue;
+      const target =
+        i < layout.k ? data.subarray(i * size) : parity.subarray((i - layout.k) * size);
+      target.set(region(slot, i * pieceSize, size));
+    }
+  }
+  try {
+    await reconstructData(layout.k, layout.m, data, parity, present);
+    const plain = cipher.open(
+      data.subarray(0, layout.cipherLength(index)),
+      index,
+      layout.isLast(index),
+    );
+    region(slot, segmentOffset, plain.length).set(plain);
+    return { id: request.id, opened: true };
+  } catch (error) {
+    if (isDstoreError(error, "DecryptionError")) return { id: request.id, opened: false };
+    throw error;
+  }
 }
 
 parentPort!.on("message", (request: CodecRequest) => {
-  handle(request).then(
-    ({ response, transfer }) => parentPort!.postMessage(response, transfer),
+  (request.op === "encode" ? encode(request) : decode(request)).then(
+    (response) => parentPort!.postMessage(response),
     (error: unknown) =>
       parentPort!.postMessage({
         id: request.id,

@@ -6,20 +6,19 @@ import type { SegmentCipher } from "../crypto/segment-cipher.ts";
 import { DstoreError } from "../errors.ts";
 import { FileLayout, TAG_SIZE } from "../protocol/layout.ts";
 
-/** One segment as a source hands it out: plaintext still to seal, or already sealed. */
-export interface SourceSegment {
-  data: Buffer;
-  sealed: boolean;
-}
-
 /**
  * A file's segments by index, readable in any order and more than once: an upload reads
  * them once to compute the shard roots and again to send the shards.
  */
 export interface SegmentSource {
   readonly layout: FileLayout;
-  /** Segment `index`. */
-  read(index: number): Promise<SourceSegment>;
+  /** Whether segments come sealed already (a stream's spool) or as plaintext. */
+  readonly sealed: boolean;
+  /**
+   * Read segment `index` into the start of `target` (room for a sealed segment):
+   * `plainLength(index)` bytes of plaintext, or `cipherLength(index)` sealed bytes.
+   */
+  readInto(index: number, target: Buffer): Promise<void>;
   /** Start a pass: fails if the file changed since it was opened. */
   begin(): Promise<void>;
   /** Release what the source holds (a spool file is deleted). */
@@ -60,15 +59,9 @@ async function fileSource(path: string, o: SegmentOptions): Promise<SegmentSourc
   const handle = await open(path, "r");
   return {
     layout,
-    async read(index) {
-      const data = await readExactly(
-        handle,
-        layout.plainLength(index),
-        index * o.segmentSize,
-        path,
-      );
-      return { data, sealed: false };
-    },
+    sealed: false,
+    readInto: (index, target) =>
+      readExactly(handle, target, layout.plainLength(index), index * o.segmentSize, path),
     async begin() {
       const now = await handle.stat();
       if (now.size !== info.size || now.mtimeMs !== info.mtimeMs) {
@@ -81,20 +74,19 @@ async function fileSource(path: string, o: SegmentOptions): Promise<SegmentSourc
 
 async function readExactly(
   handle: FileHandle,
+  target: Buffer,
   length: number,
   position: number,
   path: string,
-): Promise<Buffer> {
-  // Its own ArrayBuffer (never the shared pool), so it can move to a worker without a copy.
-  const buffer = Buffer.allocUnsafeSlow(length);
+): Promise<void> {
   let filled = 0;
   while (filled < length) {
-    const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
-    if (bytesRead === 0)
+    const { bytesRead } = await handle.read(target, filled, length - filled, position + filled);
+    if (bytesRead === 0) {
       throw new DstoreError("InvalidArgument", `${path} shrank while it was being stored`);
+    }
     filled += bytesRead;
   }
-  return buffer;
 }
 
 async function spoolSource(
@@ -142,12 +134,8 @@ async function spoolSource(
   const stride = o.segmentSize + TAG_SIZE;
   return {
     layout,
-    async read(i) {
-      return {
-        data: await readExactly(out, layout.plainLength(i) + TAG_SIZE, i * stride, spool),
-        sealed: true,
-      };
-    },
+    sealed: true,
+    readInto: (i, target) => readExactly(out, target, layout.cipherLength(i), i * stride, spool),
     async begin() {},
     async close() {
       await out.close().catch(() => {});

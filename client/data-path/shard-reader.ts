@@ -23,6 +23,8 @@ export class ShardReader {
   #leftover: Buffer | undefined;
   #position: number;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Where skipped pieces go. */
+  #scratch: Buffer | undefined;
 
   constructor(
     layout: FileLayout,
@@ -45,9 +47,12 @@ export class ShardReader {
     return this.#position;
   }
 
-  /** The piece of segment `segment` (not before the reader's position). Calls queue up. */
-  piece(segment: number): Promise<Buffer> {
-    const result = this.#queue.then(() => this.#read(segment));
+  /**
+   * Read the piece of segment `segment` (not before the reader's position) into
+   * `target` (or a fresh buffer). Calls queue up.
+   */
+  piece(segment: number, target?: Buffer): Promise<Buffer> {
+    const result = this.#queue.then(() => this.#read(segment, target));
     this.#queue = result.catch(() => {});
     return result;
   }
@@ -58,11 +63,14 @@ export class ShardReader {
     void this.#chunks?.return?.().catch(() => {});
   }
 
-  async #read(segment: number): Promise<Buffer> {
+  async #read(segment: number, target: Buffer | undefined): Promise<Buffer> {
     if (segment < this.#position) throw new RangeError(`segment ${segment} was read already`);
     if (segment - this.#position > MAX_SKIP) this.#reopen(segment);
-    while (this.#position < segment) await this.#next();
-    return this.#next();
+    while (this.#position < segment) {
+      this.#scratch ??= Buffer.allocUnsafe(this.#layout.fullPieceSize);
+      await this.#next(this.#scratch);
+    }
+    return this.#next(target);
   }
 
   #reopen(segment: number): void {
@@ -73,7 +81,7 @@ export class ShardReader {
     this.#position = segment;
   }
 
-  async #next(): Promise<Buffer> {
+  async #next(target: Buffer | undefined): Promise<Buffer> {
     if (this.#abort.signal.aborted) throw new DstoreError("NodeRequestError", "reader closed");
     if (!this.#download) {
       const offset = this.#layout.pieceOffset(this.#position);
@@ -91,13 +99,15 @@ export class ShardReader {
       this.#chunks = body[Symbol.asyncIterator]();
     }
     const size = this.#layout.pieceSize(this.#position);
-    const piece = Buffer.allocUnsafe(size);
+    const piece = target ? target.subarray(0, size) : Buffer.allocUnsafe(size);
     let filled = 0;
     while (filled < size) {
       let chunk = this.#leftover;
       this.#leftover = undefined;
       if (!chunk) {
         const next = await this.#chunks!.next();
+        // Closed meanwhile: the target may already belong to someone else.
+        if (this.#abort.signal.aborted) throw new DstoreError("NodeRequestError", "reader closed");
         if (next.done)
           throw new DstoreError(
             "NodeRequestError",

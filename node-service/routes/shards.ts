@@ -51,10 +51,18 @@ export function shardRoutes(c: ShardRouteComponents): Router {
     const shardId = parseShardId(req.params.shardId);
     const meta = c.store.get(shardId);
     if (!meta) throw new NodeServiceError("ShardNotFound", "this node does not store that shard");
+    const { start, end } = rangeOf(req, res, meta.size);
     res.setHeader("X-Dstore-Root", meta.root);
-    await sendShard(res, c.store.shardsRoot, c.store.relativePath(shardId));
-    const sent = Number(res.getHeader("Content-Length") ?? 0);
-    if (req.method === "GET" && res.statusCode < 300) c.metrics.bytesOut.inc(sent);
+    res.setHeader("Accept-Ranges", "bytes");
+    res.setHeader("Content-Type", "application/octet-stream");
+    res.setHeader("Content-Length", String(end - start + 1));
+    if (req.method === "HEAD" || end < start) {
+      res.end();
+      return;
+    }
+    await c.store.sendRange(shardId, start, end, res);
+    res.end();
+    c.metrics.bytesOut.inc(end - start + 1);
   });
 
   router.get("/v1/shards/:shardId/proof", async (req, res) => {
@@ -115,19 +123,22 @@ function checkContentLength(req: Request, size: number): void {
     throw new NodeServiceError("SizeMismatch", `the body has ${length} bytes, the shard ${size}`);
 }
 
-function sendShard(res: Response, root: string, path: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    res.sendFile(
-      path,
-      {
-        root,
-        acceptRanges: true,
-        cacheControl: false,
-        lastModified: false,
-        dotfiles: "deny",
-        headers: { "Content-Type": "application/octet-stream" },
-      },
-      (error) => (error && !res.headersSent ? reject(error) : resolve()),
-    );
-  });
+/**
+ * The byte range a GET asks for: the whole shard, or one `Range: bytes=` range (206). An
+ * unsatisfiable range is a 416; a malformed or multi-part Range header is ignored, as
+ * RFC 9110 allows, and the whole shard is sent.
+ */
+function rangeOf(req: Request, res: Response, size: number): { start: number; end: number } {
+  if (req.get("range") === undefined) return { start: 0, end: size - 1 };
+  const ranges = req.range(size, { combine: true });
+  if (ranges === -1) {
+    res.setHeader("Content-Range", `bytes */${size}`);
+    throw new NodeServiceError("RangeNotSatisfiable", `the shard has ${size} bytes`);
+  }
+  if (!Array.isArray(ranges) || ranges.type !== "bytes" || ranges.length !== 1)
+    return { start: 0, end: size - 1 };
+  const { start, end } = ranges[0]!;
+  res.status(206);
+  res.setHeader("Content-Range", `bytes ${start}-${end}/${size}`);
+  return { start, end };
 }

@@ -12,8 +12,13 @@ async function sealedSegments(source: SegmentSource, cipher: SegmentCipher): Pro
   await source.begin();
   const out: Buffer[] = [];
   for (let i = 0; i < source.layout.segments; i++) {
-    const { data, sealed } = await source.read(i);
-    out.push(sealed ? data : cipher.seal(data, i, source.layout.isLast(i)));
+    const target = Buffer.alloc(source.layout.cipherLength(i));
+    await source.readInto(i, target);
+    const data = target.subarray(
+      0,
+      source.sealed ? source.layout.cipherLength(i) : source.layout.plainLength(i),
+    );
+    out.push(source.sealed ? data : cipher.seal(data, i, source.layout.isLast(i)));
   }
   return out;
 }
