@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { devnetDir } from "../config.ts";
-import { startDevnet } from "../devnet/devnet.ts";
 import { DstoreError } from "../errors.ts";
 import { createLogger } from "../logger.ts";
 import { parseSize } from "../units.ts";
@@ -31,6 +30,8 @@ export function addDevnetCommand(program: Command): void {
         if (!Number.isInteger(nodes) || nodes < 1 || nodes > 32) {
           throw new DstoreError("InvalidArgument", "--nodes must be 1 to 32");
         }
+        // Loaded here: Ignition and the devnet launcher are not needed by the file commands.
+        const { startDevnet } = await import("../devnet/devnet.ts");
         const logger = createLogger("devnet");
         const dir = devnetDir();
         const devnet = await startDevnet({

@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { startStorageNode } from "../../node-service/storage-node.ts";
 import { resolveConfig } from "../config.ts";
 import { DstoreError } from "../errors.ts";
 import { parseSize } from "../units.ts";
@@ -50,6 +49,8 @@ export function addNodeCommand(program: Command): void {
         ) {
           throw new DstoreError("InvalidArgument", "price and stake are whole numbers of wei");
         }
+        // Loaded here: the node's server stack is not needed by the file commands.
+        const { startStorageNode } = await import("../../node-service/storage-node.ts");
         const running = await startStorageNode({
           dataDir: resolve(options.dataDir),
           host: options.host,

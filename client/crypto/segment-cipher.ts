@@ -6,6 +6,7 @@ import { TAG_SIZE } from "../protocol/layout.ts";
 export const FILE_KEY_SIZE = 32;
 
 const NONCE_SIZE = 12;
+const SLICE = 64 * 1024;
 const HKDF_INFO = Buffer.from("dstore/v1/segment-key");
 
 /**
@@ -30,16 +31,20 @@ export class SegmentCipher {
 
   /**
    * Seal segment `index` into `out` (plaintext length + 16 bytes), returning the bytes
-   * written. Writing into the caller's buffer spares a copy on the hot path.
+   * written. `out` may be the very buffer `plain` sits in (sealing in place): each slice
+   * is read before its ciphertext is written over it.
    */
   sealInto(plain: Uint8Array, index: number, last: boolean, out: Buffer): number {
     const cipher = createCipheriv("aes-256-gcm", this.#key, nonceOf(index, last));
-    const body = cipher.update(plain);
-    const tail = cipher.final();
-    body.copy(out, 0);
-    tail.copy(out, body.length);
-    cipher.getAuthTag().copy(out, body.length + tail.length);
-    return body.length + tail.length + TAG_SIZE;
+    // In slices: the cipher returns a fresh buffer per call, and small short-lived ones
+    // are reclaimed by V8's young-generation collections instead of piling up.
+    let written = 0;
+    for (let at = 0; at < plain.length; at += SLICE) {
+      written += cipher.update(plain.subarray(at, at + SLICE)).copy(out, written);
+    }
+    written += cipher.final().copy(out, written);
+    written += cipher.getAuthTag().copy(out, written);
+    return written;
   }
 
   /** Seal segment `index`; returns ciphertext || tag. */
@@ -52,15 +57,29 @@ export class SegmentCipher {
   /** Open segment `index` (ciphertext || tag); throws `DecryptionError` if it was altered,
    * moved, or is not (or is falsely claimed to be) the last segment. */
   open(sealed: Uint8Array, index: number, last: boolean): Buffer {
+    const out = Buffer.allocUnsafe(Math.max(0, sealed.length - TAG_SIZE));
+    return out.subarray(0, this.openInto(sealed, index, last, out));
+  }
+
+  /**
+   * Open segment `index` into `out` (at least the plaintext length), returning the bytes
+   * written. `out` must not overlap `sealed`: it holds unverified bytes until the tag
+   * checks out, and a failed open leaves `sealed` intact for another try.
+   */
+  openInto(sealed: Uint8Array, index: number, last: boolean, out: Buffer): number {
     if (sealed.length < TAG_SIZE) {
       throw new DstoreError("DecryptionError", `segment ${index} is shorter than its tag`);
     }
     const decipher = createDecipheriv("aes-256-gcm", this.#key, nonceOf(index, last));
+    const body = sealed.subarray(0, sealed.length - TAG_SIZE);
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG_SIZE));
     try {
-      const body = decipher.update(sealed.subarray(0, sealed.length - TAG_SIZE));
-      const tail = decipher.final();
-      return tail.length === 0 ? body : Buffer.concat([body, tail]);
+      let written = 0;
+      for (let at = 0; at < body.length; at += SLICE) {
+        written += decipher.update(body.subarray(at, at + SLICE)).copy(out, written);
+      }
+      written += decipher.final().copy(out, written);
+      return written;
     } catch (cause) {
       throw new DstoreError("DecryptionError", `segment ${index} failed authentication`, { cause });
     }

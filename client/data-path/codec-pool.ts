@@ -24,7 +24,7 @@ export class CodecPool {
 
   /**
    * @param threads Workers to run (default: `DSTORE_WORKERS`, else one per core).
-   * @param slots Segments the ring holds (default: two per worker, plus two).
+   * @param slots Segments the ring holds (default: one per worker, plus three).
    */
   constructor(
     fileKey: Uint8Array,
@@ -37,7 +37,7 @@ export class CodecPool {
       1,
       threads ?? (Number(process.env.DSTORE_WORKERS) || availableParallelism()),
     );
-    this.ring = new SegmentRing(slotLayoutOf(layout), slots ?? 2 * count + 2);
+    this.ring = new SegmentRing(slotLayoutOf(layout), slots ?? count + 3);
     const workerData: CodecWorkerData = {
       fileKey,
       fileId,

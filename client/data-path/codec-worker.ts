@@ -11,38 +11,57 @@ import type { CodecRequest, CodecResponse, CodecWorkerData } from "./codec-proto
 const init = workerData as CodecWorkerData;
 const cipher = new SegmentCipher(Buffer.from(init.fileKey), Buffer.from(init.fileId));
 const layout = new FileLayout(init.layout);
-const { slotSize, pieceSize, segmentOffset } = init.slots;
+const { slotSize, pieceSize } = init.slots;
 const region = (slot: number, offset: number, length: number) =>
   Buffer.from(init.ring, slot * slotSize + offset, length);
+/** Plaintext of a segment being opened, held here until its tag has verified. */
+const opened = Buffer.allocUnsafe(layout.segmentSize);
+
+/**
+ * The data and parity areas of segment `index` in `slot`: the slot itself for full-size
+ * pieces, else compact copies (a short last segment) that `writeBack` returns to the slot.
+ */
+function areas(index: number, slot: number) {
+  const size = layout.pieceSize(index);
+  if (size === pieceSize) {
+    return {
+      size,
+      data: region(slot, 0, layout.k * size),
+      parity: region(slot, layout.k * size, layout.m * size),
+      compact: false,
+    };
+  }
+  return {
+    size,
+    data: Buffer.alloc(layout.k * size),
+    parity: Buffer.alloc(layout.m * size),
+    compact: true,
+  };
+}
+
+function pieceOf(index: number, data: Buffer, parity: Buffer, size: number, i: number): Buffer {
+  return i < layout.k
+    ? data.subarray(i * size, (i + 1) * size)
+    : parity.subarray((i - layout.k) * size, (i - layout.k + 1) * size);
+}
 
 async function encode(request: Extract<CodecRequest, { op: "encode" }>): Promise<CodecResponse> {
   const { index, slot } = request;
-  const size = layout.pieceSize(index);
+  const { size, data, parity, compact } = areas(index, slot);
   const cipherLength = layout.cipherLength(index);
-  // Data pieces are contiguous in the slot only for full-size pieces; a short last
-  // segment is coded in a compact copy and written back piece by piece.
-  const compact = size !== pieceSize;
-  const data = compact ? Buffer.alloc(layout.k * size) : region(slot, 0, layout.k * size);
-  const parity = compact
-    ? Buffer.alloc(layout.m * size)
-    : region(slot, layout.k * size, layout.m * size);
   if (request.sealed) {
-    data.set(region(slot, segmentOffset, cipherLength), 0);
+    if (compact) data.set(region(slot, 0, cipherLength));
   } else {
-    const plain = region(slot, segmentOffset, layout.plainLength(index));
-    cipher.sealInto(plain, index, layout.isLast(index), data);
+    // The plaintext sits at the start of the slot; seal it in place (or into the copy).
+    cipher.sealInto(region(slot, 0, layout.plainLength(index)), index, layout.isLast(index), data);
   }
   data.fill(0, cipherLength);
   await encodeParity(layout.k, layout.m, data, parity);
-  const pieces: Buffer[] = [];
-  for (let i = 0; i < layout.shards; i++) {
-    const piece =
-      i < layout.k
-        ? data.subarray(i * size, (i + 1) * size)
-        : parity.subarray((i - layout.k) * size, (i - layout.k + 1) * size);
-    if (compact) region(slot, i * pieceSize, size).set(piece);
-    pieces.push(piece);
-  }
+  const pieces = Array.from({ length: layout.shards }, (_, i) =>
+    pieceOf(index, data, parity, size, i),
+  );
+  if (compact)
+    for (const [i, piece] of pieces.entries()) region(slot, i * pieceSize, size).set(piece);
   if (!request.roots) return { id: request.id };
   return {
     id: request.id,
@@ -55,28 +74,22 @@ async function encode(request: Extract<CodecRequest, { op: "encode" }>): Promise
 
 async function decode(request: Extract<CodecRequest, { op: "decode" }>): Promise<CodecResponse> {
   const { index, slot, present } = request;
-  const size = layout.pieceSize(index);
-  const compact = size !== pieceSize;
-  const data = compact ? Buffer.alloc(layout.k * size) : region(slot, 0, layout.k * size);
-  const parity = compact
-    ? Buffer.alloc(layout.m * size)
-    : region(slot, layout.k * size, layout.m * size);
+  const { size, data, parity, compact } = areas(index, slot);
   if (compact) {
     for (let i = 0; i < layout.shards; i++) {
-      if (!present[i]) continue;
-      const target =
-        i < layout.k ? data.subarray(i * size) : parity.subarray((i - layout.k) * size);
-      target.set(region(slot, i * pieceSize, size));
+      if (present[i]) pieceOf(index, data, parity, size, i).set(region(slot, i * pieceSize, size));
     }
   }
   try {
     await reconstructData(layout.k, layout.m, data, parity, present);
-    const plain = cipher.open(
+    const length = cipher.openInto(
       data.subarray(0, layout.cipherLength(index)),
       index,
       layout.isLast(index),
+      opened,
     );
-    region(slot, segmentOffset, plain.length).set(plain);
+    // Verified: the plaintext replaces the pieces at the start of the slot.
+    region(slot, 0, length).set(opened.subarray(0, length));
     return { id: request.id, opened: true };
   } catch (error) {
     if (isDstoreError(error, "DecryptionError")) return { id: request.id, opened: false };

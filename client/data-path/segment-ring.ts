@@ -1,5 +1,4 @@
-import type { FileLayout } from "../protocol/layout.ts";
-import { TAG_SIZE } from "../protocol/layout.ts";
+import { type FileLayout, TAG_SIZE } from "../protocol/layout.ts";
 
 /** Where things sit inside one slot of a {@link SegmentRing}. */
 export interface SlotLayout {
@@ -7,18 +6,19 @@ export interface SlotLayout {
   slotSize: number;
   /** Bytes per piece region (a full segment's piece size). */
   pieceSize: number;
-  /** Pieces 0..k+m-1 start at `i * pieceSize`; the data pieces are contiguous, then parity. */
-  pieces: number;
-  /** Offset of the segment region (plaintext, or a sealed segment). */
-  segmentOffset: number;
 }
 
-/** The layout of a slot for a file: its k + m pieces, then room for one sealed segment. */
+/**
+ * The layout of a slot for a file: its k + m pieces one after the other. The segment
+ * itself (plaintext or sealed) occupies the start of the slot, where the data pieces go:
+ * a segment is sealed in place, and a decoded segment's plaintext is put back there.
+ */
 export function slotLayoutOf(layout: FileLayout): SlotLayout {
   const pieceSize = layout.fullPieceSize;
-  const segmentOffset = layout.shards * pieceSize;
-  const segmentRoom = Math.ceil((layout.segmentSize + TAG_SIZE) / 64) * 64;
-  return { slotSize: segmentOffset + segmentRoom, pieceSize, pieces: layout.shards, segmentOffset };
+  return {
+    slotSize: Math.max(layout.shards * pieceSize, layout.segmentSize + TAG_SIZE),
+    pieceSize,
+  };
 }
 
 /**
@@ -61,12 +61,8 @@ export class SegmentRing {
     );
   }
 
-  /** The segment region of a slot, `length` bytes. */
+  /** The segment at the start of a slot, `length` bytes. */
   segment(slot: number, length: number): Buffer {
-    return Buffer.from(
-      this.memory,
-      slot * this.layout.slotSize + this.layout.segmentOffset,
-      length,
-    );
+    return Buffer.from(this.memory, slot * this.layout.slotSize, length);
   }
 }
