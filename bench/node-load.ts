@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
+import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { Wallet } from "ethers";
-import { request } from "undici";
 import { connectChain } from "../client/chain/contracts.ts";
 import { devAccount } from "../client/devnet/devnet.ts";
 import { putShard } from "../client/node-client.ts";
@@ -26,9 +26,17 @@ export interface NodeLoadResult {
 }
 
 async function scrape(url: string): Promise<Map<string, number>> {
-  const response = await request(`${url}/metrics`);
+  const text = await new Promise<string>((resolve, reject) => {
+    get(`${url}/metrics`, (res) => {
+      let body = "";
+      res.on("data", (chunk) => {
+        body += chunk;
+      });
+      res.on("end", () => resolve(body));
+    }).on("error", reject);
+  });
   const values = new Map<string, number>();
-  for (const line of (await response.body.text()).split("\n")) {
+  for (const line of text.split("\n")) {
     const match = /^(dstore_nodejs_eventloop_lag_\w+) ([\d.e+-]+)$/.exec(line);
     if (match) values.set(match[1]!, Number(match[2]));
   }

@@ -327,7 +327,12 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
     );
     const recovered = await recoverSegment(layout, f.cipher, segment, got);
     for (const index of recovered.corrupt) {
-      f.warn(`shard ${index} at ${f.endpoints[index]} is corrupt; the file was rebuilt without it`);
+      // Segments decoded side by side may find the same shard: say it once.
+      if (state[index] !== "bad") {
+        f.warn(
+          `shard ${index} at ${f.endpoints[index]} is corrupt; the file was rebuilt without it`,
+        );
+      }
       retire(index, "bad");
     }
     return recovered.plain;

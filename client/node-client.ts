@@ -1,14 +1,14 @@
+import type { IncomingMessage } from "node:http";
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import type { Readable } from "node:stream";
-import { Agent, request } from "undici";
 import { DstoreError } from "./errors.ts";
 import { AUTHORIZATION_HEADER } from "./protocol/authorization-header.ts";
 import type { SignedReceipt } from "./protocol/eip712.ts";
 import type { ShardId } from "./protocol/shard-id.ts";
 
-// undici: keep-alive connection pools, streaming bodies with backpressure, and timeouts
-// per request, which Node's own fetch does not expose as directly.
-const agent = new Agent({ keepAliveTimeout: 10_000, connections: 32, connect: { timeout: 5_000 } });
+// node:http with keep-alive: streaming bodies with backpressure, write callbacks that
+// say when a chunk has left (so its memory can be reused), and per-request timeouts.
+const agent = new HttpAgent({ keepAlive: true, maxSockets: 64 });
 
 /** Status of a node as `/v1/status` reports it. */
 export interface NodeStatusReport {
@@ -27,7 +27,7 @@ export interface NodeStatusReport {
 
 /** A shard's bytes as a stream, from a node. */
 export interface ShardDownload {
-  body: Readable & AsyncIterable<Buffer>;
+  body: IncomingMessage;
   /** Bytes the body will carry. */
   length: number;
 }
@@ -43,22 +43,18 @@ function url(base: string, path: string): string {
   return `${base.replace(/\/+$/, "")}${path}`;
 }
 
-async function fail(
-  base: string,
-  what: string,
-  status: number,
-  body: { text(): Promise<string> },
-): Promise<never> {
+/** The error a node answered with, as a NodeRequestError that names it. */
+function nodeError(base: string, what: string, status: number, text: string): DstoreError {
   let detail = `HTTP ${status}`;
   let name = "";
   try {
-    const parsed = JSON.parse(await body.text()) as { error?: string; message?: string };
+    const parsed = JSON.parse(text) as { error?: string; message?: string };
     name = parsed.error ?? "";
     detail = `${parsed.error ?? status}: ${parsed.message ?? ""}`;
   } catch {
     // not a JSON error body
   }
-  throw Object.assign(
+  return Object.assign(
     new DstoreError("NodeRequestError", `${what} at ${base} failed (${detail})`),
     {
       status,
@@ -67,15 +63,58 @@ async function fail(
   );
 }
 
-function wrapNetworkError(base: string, what: string, cause: unknown): never {
-  if (cause instanceof DstoreError) throw cause;
-  const code = (cause as { code?: string }).code ?? (cause as Error).name;
-  throw new DstoreError("NodeRequestError", `${what} at ${base} failed (${code})`, { cause });
+function networkError(base: string, what: string, cause: unknown): DstoreError {
+  if (cause instanceof DstoreError) return cause;
+  const code = (cause as { code?: string }).code ?? (cause as Error).message;
+  return new DstoreError("NodeRequestError", `${what} at ${base} failed (${code})`, { cause });
 }
 
-// Uploads use node:http, whose write callbacks say when a chunk has left: the caller can
-// then reuse the memory it came from (a ring slot shared with the codec workers).
-const uploadAgent = new HttpAgent({ keepAlive: true, maxSockets: 64 });
+async function readText(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * Send a request without a body and wait for the response head. The request fails if
+ * the node sends nothing for `timeout` ms (the socket's idle time, body included).
+ */
+function send(
+  base: string,
+  path: string,
+  what: string,
+  init: { method: string; headers?: Record<string, string>; timeout: number; signal?: AbortSignal },
+): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url(base, path), {
+      method: init.method,
+      agent,
+      headers: init.headers ?? {},
+      timeout: init.timeout,
+    });
+    let answered = false;
+    // Once the answer has begun, destroy without an error: the body's reader sees it end
+    // early, and the socket (whose error listener the answer removed) emits nothing.
+    const abort = () =>
+      answered
+        ? req.destroy()
+        : req.destroy(new DstoreError("NodeRequestError", `${what} at ${base} was cancelled`));
+    if (init.signal?.aborted) abort();
+    init.signal?.addEventListener("abort", abort, { once: true });
+    req.on("close", () => init.signal?.removeEventListener("abort", abort));
+    req.on("timeout", () =>
+      answered ? req.destroy() : req.destroy(new Error(`no answer for ${init.timeout} ms`)),
+    );
+    req.on("error", (cause) => reject(networkError(base, what, cause)));
+    req.on("response", (res) => {
+      answered = true;
+      // Errors reach whoever reads the body; unread, they must not crash the process.
+      res.on("error", () => {});
+      resolve(res);
+    });
+    req.end();
+  });
+}
 
 /** A shard upload in progress, fed chunk by chunk. */
 export interface ShardUpload {
@@ -115,7 +154,7 @@ export function openShardUpload(
 
   const req = httpRequest(url(base, `/v1/shards/${shardId}`), {
     method: "PUT",
-    agent: uploadAgent,
+    agent,
     headers: {
       [AUTHORIZATION_HEADER]: authorization,
       "content-type": "application/octet-stream",
@@ -204,7 +243,7 @@ export function openShardUpload(
   };
 }
 
-/** Store a shard on a node; resolves to the node's signed receipt. */
+/** Store a shard on a node from a stream of its bytes; resolves to the signed receipt. */
 export async function putShard(
   base: string,
   shardId: ShardId,
@@ -213,27 +252,12 @@ export async function putShard(
   size: number,
   options: NodeRequestOptions = {},
 ): Promise<SignedReceipt> {
-  try {
-    const response = await request(url(base, `/v1/shards/${shardId}`), {
-      method: "PUT",
-      dispatcher: agent,
-      headers: {
-        [AUTHORIZATION_HEADER]: authorization,
-        "content-type": "application/octet-stream",
-        "content-length": String(size),
-      },
-      body,
-      signal: options.signal ?? null,
-      bodyTimeout: options.idleTimeout ?? 60_000,
-      headersTimeout: options.idleTimeout ?? 60_000,
-    });
-    if (response.statusCode !== 201 && response.statusCode !== 200) {
-      await fail(base, "storing a shard", response.statusCode, response.body);
-    }
-    return (await response.body.json()) as SignedReceipt;
-  } catch (cause) {
-    wrapNetworkError(base, "storing a shard", cause);
-  }
+  const upload = openShardUpload(base, shardId, authorization, size, {
+    stallTimeout: options.idleTimeout ?? 60_000,
+  });
+  for await (const chunk of body)
+    await Promise.race([upload.write(chunk as Buffer), upload.failed]);
+  return upload.finish();
 }
 
 /** Stream a shard (or `bytes=start-` of it) from a node. */
@@ -243,23 +267,17 @@ export async function getShard(
   start = 0,
   options: NodeRequestOptions = {},
 ): Promise<ShardDownload> {
-  try {
-    const response = await request(url(base, `/v1/shards/${shardId}`), {
-      method: "GET",
-      dispatcher: agent,
-      headers: start > 0 ? { range: `bytes=${start}-` } : {},
-      signal: options.signal ?? null,
-      bodyTimeout: options.idleTimeout ?? 30_000,
-      headersTimeout: options.idleTimeout ?? 30_000,
-    });
-    if (response.statusCode !== (start > 0 ? 206 : 200)) {
-      await fail(base, "fetching a shard", response.statusCode, response.body);
-    }
-    const length = Number(response.headers["content-length"]);
-    return { body: response.body as unknown as Readable & AsyncIterable<Buffer>, length };
-  } catch (cause) {
-    wrapNetworkError(base, "fetching a shard", cause);
+  const what = "fetching a shard";
+  const res = await send(base, `/v1/shards/${shardId}`, what, {
+    method: "GET",
+    headers: start > 0 ? { range: `bytes=${start}-` } : {},
+    timeout: options.idleTimeout ?? 30_000,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  if (res.statusCode !== (start > 0 ? 206 : 200)) {
+    throw nodeError(base, what, res.statusCode ?? 0, await readText(res).catch(() => ""));
   }
+  return { body: res, length: Number(res.headers["content-length"]) };
 }
 
 /** Ask a node to drop a shard (signed by the file's owner or uploader). */
@@ -269,20 +287,15 @@ export async function deleteShard(
   authorization: string,
   options: NodeRequestOptions = {},
 ): Promise<void> {
-  try {
-    const response = await request(url(base, `/v1/shards/${shardId}`), {
-      method: "DELETE",
-      dispatcher: agent,
-      headers: { [AUTHORIZATION_HEADER]: authorization },
-      signal: options.signal ?? null,
-      headersTimeout: options.idleTimeout ?? 10_000,
-    });
-    if (response.statusCode !== 204)
-      await fail(base, "deleting a shard", response.statusCode, response.body);
-    await response.body.dump();
-  } catch (cause) {
-    wrapNetworkError(base, "deleting a shard", cause);
-  }
+  const what = "deleting a shard";
+  const res = await send(base, `/v1/shards/${shardId}`, what, {
+    method: "DELETE",
+    headers: { [AUTHORIZATION_HEADER]: authorization },
+    timeout: options.idleTimeout ?? 10_000,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const text = await readText(res).catch(() => "");
+  if (res.statusCode !== 204) throw nodeError(base, what, res.statusCode ?? 0, text);
 }
 
 /** A node's `/v1/status`. */
@@ -290,17 +303,19 @@ export async function nodeStatus(
   base: string,
   options: NodeRequestOptions = {},
 ): Promise<NodeStatusReport> {
+  const what = "reading status";
+  const res = await send(base, "/v1/status", what, {
+    method: "GET",
+    timeout: options.idleTimeout ?? 3_000,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const text = await readText(res).catch((cause: unknown) => {
+    throw networkError(base, what, cause);
+  });
+  if (res.statusCode !== 200) throw nodeError(base, what, res.statusCode ?? 0, text);
   try {
-    const response = await request(url(base, "/v1/status"), {
-      dispatcher: agent,
-      signal: options.signal ?? null,
-      headersTimeout: options.idleTimeout ?? 3_000,
-      bodyTimeout: options.idleTimeout ?? 3_000,
-    });
-    if (response.statusCode !== 200)
-      await fail(base, "reading status", response.statusCode, response.body);
-    return (await response.body.json()) as NodeStatusReport;
+    return JSON.parse(text) as NodeStatusReport;
   } catch (cause) {
-    wrapNetworkError(base, "reading status", cause);
+    throw networkError(base, what, cause);
   }
 }
