@@ -1,10 +1,10 @@
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runScript } from "../test/helpers/cli.ts";
 import { type DevnetProcess, startDevnetProcess } from "../test/helpers/devnet.ts";
 import { mbps, median, writeSeededFile } from "./data.ts";
 
@@ -40,24 +40,10 @@ async function runMeasured(
 ): Promise<{ stdout: string; run: CliRun }> {
   const usageFile = join(work, `usage-${Date.now()}-${Math.random()}.json`);
   const started = performance.now();
-  const child = spawn(process.execPath, [MEASURE, ...args], {
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "",
-      ...env,
-      DSTORE_BENCH_USAGE_FILE: usageFile,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+  const { code, stdout, stderr } = await runScript(MEASURE, args, {
+    ...env,
+    DSTORE_BENCH_USAGE_FILE: usageFile,
   });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
   const seconds = (performance.now() - started) / 1000;
   if (code !== 0) throw new Error(`dstore ${args.join(" ")} failed: ${stderr}`);
   const usage = JSON.parse(await readFile(usageFile, "utf8")) as { maxRSS: number };

@@ -11,7 +11,7 @@ import { throughputChart } from "./chart.ts";
 import { measureEndToEnd, medianMbps, type SizeResult } from "./end-to-end.ts";
 import { measureNodeLoad } from "./node-load.ts";
 import { measurePeer, peerMbps } from "./peer.ts";
-import { measureStages, type StageResult } from "./stages.ts";
+import { measureStages } from "./stages.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -202,13 +202,13 @@ const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) :
 const sizeName = (bytes: number) => (bytes >= GiB ? `${bytes / GiB} GiB` : `${bytes / MiB} MiB`);
 const rows = [
   [
-    "put " + sizeName(mainSize),
+    `put ${sizeName(mainSize)}`,
     `${fmt(putMbps)} MB/s`,
     `ceiling ${fmt(putCeiling)} MB/s`,
     fmt(putMbps / putCeiling, 2),
   ],
   [
-    "get " + sizeName(mainSize),
+    `get ${sizeName(mainSize)}`,
     `${fmt(getMbps)} MB/s`,
     `ceiling ${fmt(getCeiling)} MB/s`,
     fmt(getMbps / getCeiling, 2),

@@ -6,20 +6,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { Wallet } from "ethers";
-import { connectChain } from "../client/chain/contracts.ts";
 import { SegmentCipher } from "../client/crypto/segment-cipher.ts";
-import { devAccount } from "../client/devnet/devnet.ts";
 import { encodeParity, reconstructData } from "../client/erasure/reed-solomon.ts";
-import { getShard, putShard } from "../client/node-client.ts";
+import { getShard } from "../client/node-client.ts";
 import { defaultSegmentSize } from "../client/protocol/layout.ts";
 import { MerkleBuilder, merkleRoot } from "../client/protocol/merkle.ts";
-import { shardIdOf } from "../client/protocol/shard-id.ts";
-import { authorizeUpload } from "../client/signing.ts";
-import { startNodeProcess } from "../test/helpers/cli.ts";
-import { startLocalChain } from "../test/helpers/local-chain.ts";
-import { freePort } from "../test/helpers/ports.ts";
+import { type FileId, shardIdOf } from "../client/protocol/shard-id.ts";
 import { mbps, median, timeRuns } from "./data.ts";
+import { startBenchNode } from "./node-fixture.ts";
 
 /** One stage's single-core throughput. */
 export interface StageResult {
@@ -218,36 +212,13 @@ async function nodeStages(
   runs: number,
   record: (name: string, bytes: number, times: number[], note: string) => void,
 ): Promise<void> {
-  const chain = await startLocalChain();
-  const dataDir = await mkdtemp(join(tmpdir(), "dstore-bench-node-"));
-  const node = await startNodeProcess({
-    chain,
-    account: 1,
-    port: await freePort(),
-    dataDir,
-    capacity: "20GiB",
-  });
+  const bench = await startBenchNode();
   try {
-    const client = await connectChain({ ...chain, privateKey: devAccount(0).privateKey });
     const size = 256 * MiB;
     const shard = randomBytes(size);
-    const root = `0x${merkleRoot(shard).toString("hex")}`;
-    let fileId = "";
+    let fileId = "" as FileId;
     const times = await timeRuns(runs, async () => {
-      fileId = Wallet.createRandom().privateKey;
-      const header = await authorizeUpload(client, client.wallet!, {
-        nodeId: node.nodeId,
-        fileId: fileId as `0x${string}`,
-        shardIndex: 0,
-        size: BigInt(size),
-        root,
-      });
-      const stream = Readable.from(
-        (function* () {
-          for (let at = 0; at < size; at += MiB) yield shard.subarray(at, at + MiB);
-        })(),
-      );
-      await putShard(node.url, shardIdOf(fileId as `0x${string}`, 0), header, stream, size);
+      fileId = await bench.upload(shard, MiB);
     });
     record("node PUT (one shard)", size, times, "HTTP in, hash, write, fsync, receipt");
     record(
@@ -256,7 +227,7 @@ async function nodeStages(
       await timeRuns(
         runs,
         async () => {
-          const { body } = await getShard(node.url, shardIdOf(fileId as `0x${string}`, 0));
+          const { body } = await getShard(bench.node.url, shardIdOf(fileId, 0));
           for await (const _ of body) {
             // drain
           }
@@ -265,10 +236,7 @@ async function nodeStages(
       ),
       "from the page cache to the client",
     );
-    client.provider.destroy();
   } finally {
-    await node.stop();
-    await chain.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    await bench.stop();
   }
 }

@@ -3,7 +3,7 @@ import { open, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { getBytes } from "ethers";
 import type { Chain } from "./chain/contracts.ts";
-import { type FileRecord, readFileRecord } from "./chain/files.ts";
+import { type FileRecord, readOwnedFile } from "./chain/files.ts";
 import { unwrapFileKey } from "./crypto/key-wrap.ts";
 import { SegmentCipher } from "./crypto/segment-cipher.ts";
 import { CodecPool } from "./data-path/codec-pool.ts";
@@ -14,7 +14,7 @@ import type { Logger } from "./logger.ts";
 import { getNodeView } from "./nodes.ts";
 import type { ProgressListener } from "./progress.ts";
 import { FileLayout } from "./protocol/layout.ts";
-import { type FileId, isFileId, shardIdOf } from "./protocol/shard-id.ts";
+import { type FileId, shardIdOf } from "./protocol/shard-id.ts";
 
 /** Options of {@link download}. */
 export interface DownloadOptions {
@@ -66,24 +66,11 @@ interface Fetch {
  */
 export async function download(
   chain: Chain,
-  fileId: string,
+  requested: string,
   destination: string | undefined,
   options: DownloadOptions = {},
 ): Promise<DownloadResult> {
-  if (!isFileId(fileId)) throw new DstoreError("InvalidArgument", `not a file id: ${fileId}`);
-  const wallet = chain.wallet;
-  if (!wallet)
-    throw new DstoreError(
-      "ConfigError",
-      "reading files needs the owner's key (DSTORE_PRIVATE_KEY)",
-    );
-  const record = await readFileRecord(chain, fileId);
-  if (record.owner.toLowerCase() !== wallet.address.toLowerCase()) {
-    throw new DstoreError(
-      "NotOwner",
-      `file ${fileId} belongs to ${record.owner}, not to ${wallet.address}`,
-    );
-  }
+  const { record, wallet, fileId } = await readOwnedFile(chain, requested, "reading files");
   const { fileKey, metadata } = unwrapFileKey(record.wrappedKey, fileId, wallet.privateKey);
   const layout = new FileLayout(record);
   const nodeIds = [...new Set(record.placements)];
@@ -165,8 +152,8 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
   let written = 0;
   options.onProgress?.({ phase: "fetch", done: 0, total: layout.size });
 
-  const open = (index: number, segment: number) => {
-    const reader = new ShardReader(
+  const readerFor = (index: number, segment: number) =>
+    new ShardReader(
       layout,
       shardIdOf(f.fileId, index),
       index,
@@ -174,6 +161,8 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
       segment,
       options.idleTimeout,
     );
+  const open = (index: number, segment: number) => {
+    const reader = readerFor(index, segment);
     readers.set(index, reader);
     state[index] = "active";
     return reader;
@@ -309,13 +298,7 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
     await Promise.all(
       state.map(async (s, index) => {
         if (got.has(index) || s === "failed" || s === "bad") return;
-        const reader = new ShardReader(
-          layout,
-          shardIdOf(f.fileId, index),
-          index,
-          f.endpoints[index]!,
-          segment,
-        );
+        const reader = readerFor(index, segment);
         try {
           got.set(index, await reader.piece(segment));
         } catch {

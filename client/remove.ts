@@ -1,9 +1,9 @@
 import type { Chain } from "./chain/contracts.ts";
-import { readFileRecord } from "./chain/files.ts";
+import { readOwnedFile } from "./chain/files.ts";
 import { DstoreError } from "./errors.ts";
 import { deleteShard } from "./node-client.ts";
 import { getNodeView } from "./nodes.ts";
-import { type FileId, isFileId, shardIdOf } from "./protocol/shard-id.ts";
+import { type FileId, shardIdOf } from "./protocol/shard-id.ts";
 import { authorizeDeletion } from "./signing.ts";
 import { shortReason } from "./upload.ts";
 
@@ -19,21 +19,8 @@ export interface RemoveResult {
  * Delete a file: the owner deletes it on chain, then asks each node to drop its shard
  * right away. Nodes also drop shards of deleted files on their own when they see the event.
  */
-export async function remove(chain: Chain, fileId: string): Promise<RemoveResult> {
-  if (!isFileId(fileId)) throw new DstoreError("InvalidArgument", `not a file id: ${fileId}`);
-  const wallet = chain.wallet;
-  if (!wallet)
-    throw new DstoreError(
-      "ConfigError",
-      "deleting files needs the owner's key (DSTORE_PRIVATE_KEY)",
-    );
-  const record = await readFileRecord(chain, fileId);
-  if (record.owner.toLowerCase() !== wallet.address.toLowerCase()) {
-    throw new DstoreError(
-      "NotOwner",
-      `file ${fileId} belongs to ${record.owner}, not to ${wallet.address}`,
-    );
-  }
+export async function remove(chain: Chain, requested: string): Promise<RemoveResult> {
+  const { record, wallet, fileId } = await readOwnedFile(chain, requested, "deleting files");
   let txHash: string;
   try {
     const receipt = await (await chain.fileRegistry.deleteFile(fileId)).wait();

@@ -1,10 +1,6 @@
 import { getAddress } from "ethers";
-import {
-  DeletionMessageSchema,
-  decodeEnvelope,
-  type SignedEnvelope,
-  UploadMessageSchema,
-} from "../client/protocol/authorization-header.ts";
+import type { z } from "zod";
+import type { SignedEnvelope } from "../client/protocol/authorization-header.ts";
 import {
   DELETION_TYPES,
   type DstoreDomain,
@@ -12,6 +8,7 @@ import {
   UPLOAD_TYPES,
 } from "../client/protocol/eip712.ts";
 import { type FileId, shardIdOf } from "../client/protocol/shard-id.ts";
+import { DeletionMessageSchema, decodeEnvelope, UploadMessageSchema } from "./envelope.ts";
 import { NodeServiceError } from "./errors.ts";
 import type { NonceStore } from "./nonce-store.ts";
 
@@ -51,18 +48,12 @@ export class Authorizer {
 
   /** Verify the authorization header of `PUT /v1/shards/:shardId`. */
   async verifyUpload(header: string | undefined, shardId: string): Promise<UploadGrant> {
-    const envelope = this.#decode(header, UploadMessageSchema);
-    const { message } = envelope;
-    this.#checkTarget(
-      envelope,
+    const { envelope, message } = await this.#verify(
+      header,
       shardId,
-      message.fileId as FileId,
-      message.shardIndex,
-      message.nodeId,
+      UploadMessageSchema,
+      UPLOAD_TYPES,
     );
-    this.#checkExpiry(message.expiry);
-    this.#checkSigner(envelope, UPLOAD_TYPES);
-    await this.#claimNonce(message.nonce, message.expiry);
     return {
       uploader: getAddress(envelope.signer),
       fileId: message.fileId as FileId,
@@ -74,8 +65,28 @@ export class Authorizer {
 
   /** Verify the authorization header of `DELETE /v1/shards/:shardId`. */
   async verifyDeletion(header: string | undefined, shardId: string): Promise<DeletionGrant> {
-    const envelope = this.#decode(header, DeletionMessageSchema);
-    const { message } = envelope;
+    const { envelope, message } = await this.#verify(
+      header,
+      shardId,
+      DeletionMessageSchema,
+      DELETION_TYPES,
+    );
+    return {
+      signer: getAddress(envelope.signer),
+      fileId: message.fileId as FileId,
+      shardIndex: message.shardIndex,
+    };
+  }
+
+  /** Every check a signed request must pass, in order; the nonce is used up last. */
+  async #verify<S extends typeof UploadMessageSchema | typeof DeletionMessageSchema>(
+    header: string | undefined,
+    shardId: string,
+    schema: S,
+    types: typeof UPLOAD_TYPES,
+  ) {
+    const envelope = this.#decode(header, schema);
+    const message = envelope.message as z.infer<S>;
     this.#checkTarget(
       envelope,
       shardId,
@@ -84,13 +95,9 @@ export class Authorizer {
       message.nodeId,
     );
     this.#checkExpiry(message.expiry);
-    this.#checkSigner(envelope, DELETION_TYPES);
+    this.#checkSigner(envelope, types);
     await this.#claimNonce(message.nonce, message.expiry);
-    return {
-      signer: getAddress(envelope.signer),
-      fileId: message.fileId as FileId,
-      shardIndex: message.shardIndex,
-    };
+    return { envelope, message };
   }
 
   #decode<S extends typeof UploadMessageSchema | typeof DeletionMessageSchema>(

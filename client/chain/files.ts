@@ -1,6 +1,6 @@
-import { getBytes } from "ethers";
+import { getBytes, type Wallet } from "ethers";
 import { DstoreError } from "../errors.ts";
-import type { FileId } from "../protocol/shard-id.ts";
+import { type FileId, isFileId } from "../protocol/shard-id.ts";
 import type { Chain } from "./contracts.ts";
 import { queryAll } from "./events.ts";
 
@@ -55,4 +55,27 @@ export async function readFileRecord(chain: Chain, fileId: FileId): Promise<File
     wrappedKey: getBytes(latestKey),
     registeredBlock: event.blockNumber,
   };
+}
+
+/**
+ * The record of a file the signing account owns, for what only its owner may do
+ * (`doing` names it in errors): a well-formed id, a key, a live file, the right owner.
+ */
+export async function readOwnedFile(
+  chain: Chain,
+  fileId: string,
+  doing: string,
+): Promise<{ record: FileRecord; wallet: Wallet; fileId: FileId }> {
+  if (!isFileId(fileId)) throw new DstoreError("InvalidArgument", `not a file id: ${fileId}`);
+  const wallet = chain.wallet;
+  if (!wallet)
+    throw new DstoreError("ConfigError", `${doing} needs the owner's key (DSTORE_PRIVATE_KEY)`);
+  const record = await readFileRecord(chain, fileId);
+  if (record.owner.toLowerCase() !== wallet.address.toLowerCase()) {
+    throw new DstoreError(
+      "NotOwner",
+      `file ${fileId} belongs to ${record.owner}, not to ${wallet.address}`,
+    );
+  }
+  return { record, wallet, fileId };
 }

@@ -39,7 +39,7 @@ function areas(index: number, slot: number) {
   };
 }
 
-function pieceOf(index: number, data: Buffer, parity: Buffer, size: number, i: number): Buffer {
+function pieceOf(data: Buffer, parity: Buffer, size: number, i: number): Buffer {
   return i < layout.k
     ? data.subarray(i * size, (i + 1) * size)
     : parity.subarray((i - layout.k) * size, (i - layout.k + 1) * size);
@@ -57,9 +57,7 @@ async function encode(request: Extract<CodecRequest, { op: "encode" }>): Promise
   }
   data.fill(0, cipherLength);
   await encodeParity(layout.k, layout.m, data, parity);
-  const pieces = Array.from({ length: layout.shards }, (_, i) =>
-    pieceOf(index, data, parity, size, i),
-  );
+  const pieces = Array.from({ length: layout.shards }, (_, i) => pieceOf(data, parity, size, i));
   if (compact)
     for (const [i, piece] of pieces.entries()) region(slot, i * pieceSize, size).set(piece);
   if (!request.roots) return { id: request.id };
@@ -77,7 +75,7 @@ async function decode(request: Extract<CodecRequest, { op: "decode" }>): Promise
   const { size, data, parity, compact } = areas(index, slot);
   if (compact) {
     for (let i = 0; i < layout.shards; i++) {
-      if (present[i]) pieceOf(index, data, parity, size, i).set(region(slot, i * pieceSize, size));
+      if (present[i]) pieceOf(data, parity, size, i).set(region(slot, i * pieceSize, size));
     }
   }
   try {

@@ -1,21 +1,19 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { openSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { HDNodeWallet, JsonRpcProvider } from "ethers";
 import type { DevnetInfo } from "../config.ts";
 import { DstoreError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { nodeStatus } from "../node-client.ts";
 import { ChainJournal } from "./chain-journal.ts";
 import { type DeployedContracts, deployContracts } from "./deploy.ts";
 import { startHardhatNode } from "./hardhat-node.ts";
-import { isAlive, stopProcess, waitFor } from "./processes.ts";
+import { spawnStorageNode } from "./node-process.ts";
+import { isAlive, stopProcess } from "./processes.ts";
 
 /** Hardhat's well-known test mnemonic: its accounts are funded on every local chain. */
 const TEST_MNEMONIC = "test test test test test test test test test test test junk";
-const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
 
 /** Options of {@link startDevnet}. */
 export interface DevnetOptions {
@@ -119,50 +117,26 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
         const port = o.nodePort + i;
         const dataDir = join(state, `node-${i + 1}`);
         const operator = devAccount(i + 1);
-        const log = openSync(join(state, `node-${i + 1}.log`), "a");
-        const child = spawn(
-          process.execPath,
-          [
-            CLI,
-            "node",
-            "start",
-            "--data-dir",
-            dataDir,
-            "--host",
-            o.host,
-            "--port",
-            String(port),
-            "--capacity",
-            String(o.capacity),
-          ],
-          {
-            detached: true,
-            stdio: ["ignore", log, log],
-            env: {
-              ...process.env,
-              DSTORE_RPC_URL: chain.rpcUrl,
-              DSTORE_PRIVATE_KEY: operator.privateKey,
-              DSTORE_FILE_REGISTRY: contracts.fileRegistry,
-              DSTORE_NODE_REGISTRY: contracts.nodeRegistry,
-              DSTORE_FROM_BLOCK: String(contracts.fromBlock),
-            },
+        const logFile = join(state, `node-${i + 1}.log`);
+        const node = spawnStorageNode({
+          dataDir,
+          host: o.host,
+          port,
+          capacity: String(o.capacity),
+          detached: true,
+          output: openSync(logFile, "a"),
+          what: `storage node ${i + 1} (see ${logFile})`,
+          env: {
+            ...process.env,
+            DSTORE_RPC_URL: chain.rpcUrl,
+            DSTORE_PRIVATE_KEY: operator.privateKey,
+            DSTORE_FILE_REGISTRY: contracts.fileRegistry,
+            DSTORE_NODE_REGISTRY: contracts.nodeRegistry,
+            DSTORE_FROM_BLOCK: String(contracts.fromBlock),
           },
-        );
-        const exited = new Promise((resolve) => child.once("exit", resolve));
+        });
+        const { nodeId, url, child, exited } = await node;
         children.push({ child, exited });
-        const url = `http://${o.host}:${port}`;
-        let nodeId = 0;
-        await waitFor(
-          async () => {
-            nodeId = (await nodeStatus(url)).nodeId;
-            return nodeId > 0;
-          },
-          {
-            timeout: 120_000,
-            exited,
-            what: `storage node ${i + 1} (see ${join(state, `node-${i + 1}.log`)})`,
-          },
-        );
         nodes.push({ nodeId, url, pid: child.pid!, dataDir, operator: operator.address });
       }),
     );

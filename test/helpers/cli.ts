@@ -2,8 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { openSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { devAccount } from "../../client/devnet/devnet.ts";
-import { waitFor } from "../../client/devnet/processes.ts";
-import { nodeStatus } from "../../client/node-client.ts";
+import { spawnStorageNode } from "../../client/devnet/node-process.ts";
 import type { LocalChain } from "./local-chain.ts";
 
 export const CLI = fileURLToPath(new URL("../../client/cli.ts", import.meta.url));
@@ -21,8 +20,18 @@ export function runCli(
   env: Record<string, string>,
   options: { cwd?: string } = {},
 ): Promise<CliResult> {
+  return runScript(CLI, args, env, options);
+}
+
+/** Run a Node script to completion, collecting its output, with only PATH and HOME inherited. */
+export function runScript(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  options: { cwd?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [script, ...args], {
       cwd: options.cwd,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -65,52 +74,26 @@ export interface NodeProcessOptions {
 
 /** Start `dstore node start` and wait until it is registered and serving. */
 export async function startNodeProcess(o: NodeProcessOptions): Promise<NodeProcess> {
-  const host = o.host ?? "127.0.0.1";
-  const out = o.logFile ? openSync(o.logFile, "a") : "ignore";
-  const child = spawn(
-    process.execPath,
-    [
-      CLI,
-      "node",
-      "start",
-      "--data-dir",
-      o.dataDir,
-      "--host",
-      host,
-      "--port",
-      String(o.port),
-      "--capacity",
-      o.capacity ?? "1GiB",
-    ],
-    {
-      env: {
-        PATH: process.env.PATH ?? "",
-        ...o.chain.env,
-        DSTORE_PRIVATE_KEY: devAccount(o.account).privateKey,
-        DSTORE_LOG_LEVEL: "warn",
-        ...o.env,
-      },
-      stdio: ["ignore", out, out],
+  const node = await spawnStorageNode({
+    dataDir: o.dataDir,
+    host: o.host ?? "127.0.0.1",
+    port: o.port,
+    capacity: o.capacity ?? "1GiB",
+    output: o.logFile ? openSync(o.logFile, "a") : "ignore",
+    env: {
+      PATH: process.env.PATH ?? "",
+      ...o.chain.env,
+      DSTORE_PRIVATE_KEY: devAccount(o.account).privateKey,
+      DSTORE_LOG_LEVEL: "warn",
+      ...o.env,
     },
-  );
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  const url = `http://${host}:${o.port}`;
-  let nodeId = 0;
-  await waitFor(
-    async () => {
-      nodeId = (await nodeStatus(url)).nodeId;
-      return nodeId > 0;
-    },
-    { timeout: 60_000, exited, what: `storage node on ${url}` },
-  );
+  });
   return {
-    url,
-    nodeId,
-    child,
-    exited,
+    ...node,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      await exited;
+      if (node.child.exitCode === null && node.child.signalCode === null)
+        node.child.kill("SIGTERM");
+      await node.exited;
     },
   };
 }
