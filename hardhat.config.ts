@@ -32,7 +32,12 @@ export default defineConfig({
   solidity: {
     profiles: {
       default: { version: SOLC_VERSION, path: SOLC_PATH, settings: SOLC_SETTINGS },
-      production: { version: SOLC_VERSION, path: SOLC_PATH, settings: SOLC_SETTINGS, isolated: false },
+      production: {
+        version: SOLC_VERSION,
+        path: SOLC_PATH,
+        settings: SOLC_SETTINGS,
+        isolated: false,
+      },
     },
   },
   paths: {

@@ -35,7 +35,8 @@ export function throughputChart(
     left + ((Math.log2(bytes) - minX) / Math.max(1, maxX - minX)) * (width - left - right);
   const y = (mbps: number) => top + (1 - mbps / maxY) * (height - top - bottom);
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12" role="img">`,
+    `<title>${title}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${left}" y="22" font-size="15" font-weight="bold">${title}</text>`,
     `<line x1="${left}" y1="${y(0)}" x2="${width - right}" y2="${y(0)}" stroke="#333"/>`,

@@ -84,7 +84,7 @@ describe("SHA-256 Merkle tree over 4 KiB leaves", () => {
           fileId,
           size: 1n,
           segmentSize: 1,
-          k: shards - 1 > 23 ? 23 : shards - 1,
+          k: Math.min(shards - 1, 23),
           m: 1,
           shardRoots: roots,
           placements: Array(shards).fill(1),
