@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { network } from "hardhat";
 import { wrapFileKey } from "../client/crypto/key-wrap.ts";
+import { newFileId } from "../client/protocol/shard-id.ts";
 
 /** Gas of one contract call the client or a node makes. */
 export interface GasRow {
@@ -57,7 +58,7 @@ export async function measureChainCost(): Promise<{
   const wrapped = (fileId: string) =>
     wrapFileKey(randomBytes(32), fileId, ownerKey.publicKey, { name: "holiday-video.mp4" });
   const register = async (k: number, m: number) => {
-    const fileId = ethers.hexlify(randomBytes(32));
+    const fileId = newFileId(signers[0]!.address);
     const gas = await gasOf(
       files.registerFile({
         fileId,

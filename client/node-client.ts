@@ -116,6 +116,9 @@ function send(
   });
 }
 
+/** Most ms a node may take to answer once it has every byte of a shard. */
+const RECEIPT_TIMEOUT = 10 * 60_000;
+
 /** A shard upload in progress, fed chunk by chunk. */
 export interface ShardUpload {
   /** Send the next bytes; resolves once they have been handed to the kernel. */
@@ -235,7 +238,16 @@ export function openShardUpload(
         });
       }),
     finish: () => {
-      if (!settled) req.end();
+      if (!settled) {
+        req.end();
+        // The node now fsyncs, renames and signs: that may take a while for a big shard
+        // on a slow disk, and is not a stall.
+        clearTimeout(timer);
+        timer = setTimeout(
+          () => fail(new Error(`no receipt ${RECEIPT_TIMEOUT} ms after the last byte`)),
+          RECEIPT_TIMEOUT,
+        );
+      }
       return receipt;
     },
     abort: (reason) => fail(new Error(reason)),
@@ -278,6 +290,21 @@ export async function getShard(
     throw nodeError(base, what, res.statusCode ?? 0, await readText(res).catch(() => ""));
   }
   return { body: res, length: Number(res.headers["content-length"]) };
+}
+
+/** Whether a node holds a shard (`HEAD`). */
+export async function headShard(
+  base: string,
+  shardId: ShardId,
+  options: NodeRequestOptions = {},
+): Promise<boolean> {
+  const res = await send(base, `/v1/shards/${shardId}`, "checking a shard", {
+    method: "HEAD",
+    timeout: options.idleTimeout ?? 10_000,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  res.resume();
+  return res.statusCode === 200;
 }
 
 /** Ask a node to drop a shard (signed by the file's owner or uploader). */

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { getBytes, hexlify, type Wallet } from "ethers";
+import { getBytes, isError, type Wallet } from "ethers";
 import type { Chain } from "./chain/contracts.ts";
 import { wrapFileKey } from "./crypto/key-wrap.ts";
 import { FILE_KEY_SIZE, SegmentCipher } from "./crypto/segment-cipher.ts";
@@ -7,14 +7,14 @@ import { CodecPool, type PieceRoots } from "./data-path/codec-pool.ts";
 import { openSegmentSource, type SegmentSource } from "./data-path/segment-source.ts";
 import { DstoreError, isDstoreError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
-import { deleteShard, openShardUpload } from "./node-client.ts";
+import { deleteShard, headShard, openShardUpload } from "./node-client.ts";
 import { listNodes, type NodeView } from "./nodes.ts";
 import { planPlacement, survivableLosses } from "./placement.ts";
 import type { ProgressListener } from "./progress.ts";
 import { RECEIPT_TYPES, recoverTypedSigner, type SignedReceipt } from "./protocol/eip712.ts";
 import { checkCoding, defaultSegmentSize, type FileLayout } from "./protocol/layout.ts";
 import { MerkleBuilder, rootOfHashes } from "./protocol/merkle.ts";
-import { type FileId, shardIdOf } from "./protocol/shard-id.ts";
+import { type FileId, newFileId, shardIdOf } from "./protocol/shard-id.ts";
 import { authorizeDeletion, authorizeUpload } from "./signing.ts";
 
 /** Options of {@link upload}. */
@@ -85,11 +85,12 @@ export async function upload(
     warnings.push(message);
     options.onWarning?.(message);
   };
-  const fileId = hexlify(randomBytes(32)) as FileId;
+  const fileId = newFileId(wallet.address);
   const fileKey = randomBytes(FILE_KEY_SIZE);
   const cipher = new SegmentCipher(fileKey, getBytes(fileId));
   const source = await openSegmentSource(input, { cipher, segmentSize, k, m });
   const stored: { target: Target; receipt: SignedReceipt }[] = [];
+  let keepShards = false;
   const layout = source.layout;
   const pool = new CodecPool(fileKey, getBytes(fileId), layout);
   try {
@@ -122,10 +123,10 @@ export async function upload(
       wallet.signingKey.publicKey,
       nameOf(options.name),
     );
+    await confirmStored(stored, fileId);
     options.onProgress?.({ phase: "register", done: 0, total: 1 });
-    let receipt: Awaited<
-      ReturnType<Awaited<ReturnType<typeof chain.fileRegistry.registerFile>>["wait"]>
-    >;
+    let txHash = "";
+    let gasUsed = 0n;
     try {
       const tx = await chain.fileRegistry.registerFile({
         fileId,
@@ -137,11 +138,24 @@ export async function upload(
         placements,
         wrappedKey,
       });
-      receipt = await tx.wait();
+      txHash = tx.hash;
+      gasUsed = (await tx.wait())!.gasUsed;
     } catch (cause) {
-      throw new DstoreError("ChainError", `registering the file failed: ${shortReason(cause)}`, {
-        cause,
-      });
+      // Only a revert says the file is not registered. Anything else (a lost answer, a
+      // timeout) may still end with the file on chain: then its shards are kept, and
+      // nodes drop them on their own if it never lands.
+      const registered = await chain.fileRegistry.exists(fileId).catch(() => false);
+      if (!registered) {
+        keepShards = !isError(cause, "CALL_EXCEPTION");
+        throw new DstoreError(
+          "ChainError",
+          `registering the file failed: ${shortReason(cause)}` +
+            (keepShards
+              ? ` (transaction ${txHash || "unsent"}: its shards are kept in case it lands)`
+              : ""),
+          { cause },
+        );
+      }
     }
     options.onProgress?.({ phase: "register", done: 1, total: 1 });
     const survivable = survivableLosses(placements, k);
@@ -154,12 +168,12 @@ export async function upload(
       shardsRoot: `0x${rootOfHashes(roots.map((root) => getBytes(root))).toString("hex")}`,
       placements,
       survivableNodeLosses: survivable,
-      txHash: receipt!.hash,
-      gasUsed: receipt!.gasUsed,
+      txHash,
+      gasUsed,
       warnings,
     };
   } catch (error) {
-    await dropStored(chain, wallet, fileId, stored);
+    if (!keepShards) await dropStored(chain, wallet, fileId, stored);
     throw error;
   } finally {
     await Promise.all([source.close(), pool.close()]);
@@ -226,11 +240,18 @@ export async function forEachSegment(
     inflight.push(coded);
   };
   for (let index = 0; index < Math.min(pool.depth, layout.segments); index++) launch(index);
-  for (let index = 0; index < layout.segments; index++) {
-    signal?.throwIfAborted();
-    const { slot, roots: pieceRoots } = await inflight.shift()!;
-    if (index + pool.depth < layout.segments) launch(index + pool.depth);
-    await handle(slot, index, pieceRoots);
+  try {
+    for (let index = 0; index < layout.segments; index++) {
+      signal?.throwIfAborted();
+      const { slot, roots: pieceRoots } = await inflight.shift()!;
+      if (index + pool.depth < layout.segments) launch(index + pool.depth);
+      await handle(slot, index, pieceRoots);
+    }
+  } finally {
+    // On a failure, segments still being coded hold slots: give them back.
+    for (const outcome of await Promise.allSettled(inflight.splice(0))) {
+      if (outcome.status === "fulfilled") ring.release(outcome.value.slot);
+    }
   }
 }
 
@@ -410,6 +431,26 @@ function checkReceipt(s: Session, target: Target, signed: SignedReceipt): void {
       `node ${target.node.nodeId} returned a receipt that does not match the shard`,
     );
   }
+}
+
+/**
+ * Check every shard is still held just before registering: a node that lost one (or
+ * swept it as never registered, after a very long upload) fails the upload instead of
+ * the chain recording a shard nobody has.
+ */
+async function confirmStored(stored: { target: Target }[], fileId: FileId): Promise<void> {
+  await Promise.all(
+    stored.map(async ({ target }) => {
+      if (
+        !(await headShard(target.node.endpoint, shardIdOf(fileId, target.index)).catch(() => false))
+      ) {
+        throw new DstoreError(
+          "UploadFailed",
+          `node ${target.node.nodeId} no longer holds shard ${target.index}; nothing was registered`,
+        );
+      }
+    }),
+  );
 }
 
 /** Best effort: ask nodes to drop the shards of an upload that will not be registered. */

@@ -44,6 +44,9 @@ contract FileRegistry is IFileRegistry {
 
     /// @inheritdoc IFileRegistry
     function registerFile(FileRegistration calldata r) external {
+        if (address(bytes20(FileId.unwrap(r.fileId))) != msg.sender) {
+            revert FileRegistry_IdNotBoundToCaller(r.fileId, msg.sender);
+        }
         if (_files[r.fileId].owner != address(0)) revert FileRegistry_FileExists(r.fileId);
         if (r.k == 0 || r.k > MAX_K) revert FileRegistry_InvalidK(r.k, MAX_K);
         if (r.m == 0 || r.m > MAX_M) revert FileRegistry_InvalidM(r.m, MAX_M);

@@ -13,7 +13,11 @@ export interface ChainWatcherOptions {
   logger: Logger;
   /** Poll interval in ms. */
   interval?: number;
-  /** Shards not on chain (or placed elsewhere) this long after upload are dropped, in ms. */
+  /**
+   * Shards not on chain (or placed elsewhere) this long after upload are dropped, in ms
+   * (default 24 h: well past an upload authorization's hour plus a long transfer and a
+   * slow registration).
+   */
   orphanGrace?: number;
   /** Most blocks per log query. */
   blockSpan?: number;
@@ -29,10 +33,12 @@ export class ChainWatcher {
   #running: Promise<void> | undefined;
   #lastBlock = -1;
   #lastSweep = 0;
+  /** Shards the chain places here: checked once, then only events can change that. */
+  readonly #confirmed = new Set<string>();
   #stopped = false;
 
   constructor(options: ChainWatcherOptions) {
-    this.#o = { interval: 1000, orphanGrace: 3600_000, blockSpan: 5000, ...options };
+    this.#o = { interval: 1000, orphanGrace: 24 * 3600_000, blockSpan: 5000, ...options };
   }
 
   /** Resume from the saved block (or the deployment block) and poll until stopped. */
@@ -82,6 +88,7 @@ export class ChainWatcher {
             Number(event.args.to) !== nodeId,
         );
         if (gone.has(meta.fileId.toLowerCase()) || movedAway) {
+          this.#confirmed.delete(meta.shardId);
           await store.remove(meta.shardId);
           logger.info("dropped shard", {
             shardId: meta.shardId,
@@ -102,6 +109,7 @@ export class ChainWatcher {
   async sweepOrphans(): Promise<void> {
     const { chain, store, nodeId, logger } = this.#o;
     const cutoff = Date.now() - this.#o.orphanGrace;
+    for (const shardId of this.#confirmed) if (!store.get(shardId)) this.#confirmed.delete(shardId);
     for (const meta of [...store.list()]) {
       if (meta.storedAt > cutoff) continue;
       const exists = await chain.fileRegistry.exists(meta.fileId);

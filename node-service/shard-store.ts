@@ -229,26 +229,30 @@ export class ShardStore {
     out: NodeJS.WritableStream & { destroyed: boolean },
   ): Promise<void> {
     const handle = await open(this.dataPath(shardId), "r");
+    // A write to a socket that is already gone may never call back: stop at 'close'.
+    const closed = new Promise<void>((_, reject) => {
+      out.once("close", () =>
+        reject(new NodeServiceError("RequestAborted", "the client closed the connection")),
+      );
+    });
+    closed.catch(() => {});
     try {
       const buffers = [Buffer.allocUnsafeSlow(SEND_CHUNK), Buffer.allocUnsafeSlow(SEND_CHUNK)];
       const inFlight: (Promise<void> | undefined)[] = [undefined, undefined];
       let position = start;
       for (let turn = 0; position <= end && !out.destroyed; turn ^= 1) {
         await inFlight[turn];
-        const { bytesRead } = await handle.read(
-          buffers[turn]!,
-          0,
-          Math.min(SEND_CHUNK, end - position + 1),
-          position,
-        );
+        const length = Math.min(SEND_CHUNK, end - position + 1);
+        const { bytesRead } = await handle.read(buffers[turn]!, 0, length, position);
         if (bytesRead === 0)
           throw new NodeServiceError("Internal", "the shard file is shorter than its record");
         position += bytesRead;
-        inFlight[turn] = new Promise<void>((resolve, reject) => {
+        const written = new Promise<void>((resolve, reject) => {
           out.write(buffers[turn]!.subarray(0, bytesRead), (error) =>
             error ? reject(error) : resolve(),
           );
         });
+        inFlight[turn] = Promise.race([written, closed]);
         inFlight[turn]!.catch(() => {});
       }
       await Promise.all(inFlight);

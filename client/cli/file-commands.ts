@@ -39,14 +39,17 @@ export function addFileCommands(program: Command): void {
         .default(2)
         .argParser(integer("m")),
     )
-    .option("--segment-size <size>", "plaintext bytes per segment", "4MiB")
+    .option(
+      "--segment-size <size>",
+      "plaintext bytes per segment (default: k MiB - 16, 1 MiB pieces)",
+    )
     .option("--name <name>", "name to keep with the file (default: the file's own name)")
     .option("--json", "print the result as JSON")
     .action(
       action(
         async (
           path: string,
-          options: { k: number; m: number; segmentSize: string; name?: string; json?: boolean },
+          options: { k: number; m: number; segmentSize?: string; name?: string; json?: boolean },
           command: Command,
         ) => {
           const json = globalsOf(command).json === true;
@@ -56,7 +59,9 @@ export function addFileCommands(program: Command): void {
               .upload(path === "-" ? process.stdin : path, {
                 k: options.k,
                 m: options.m,
-                segmentSize: parseSize(options.segmentSize),
+                ...(options.segmentSize === undefined
+                  ? {}
+                  : { segmentSize: parseSize(options.segmentSize) }),
                 ...((options.name ?? (path === "-" ? undefined : basename(path)))
                   ? { name: options.name ?? basename(path) }
                   : {}),

@@ -30,7 +30,9 @@ interface IFileRegistry {
 
     /// @notice What a client submits to register a file.
     struct FileRegistration {
-        /// Random id chosen by the client.
+        /// The owner's address (20 bytes) followed by 12 bytes the client picks at random:
+        /// bound to its owner, so no one who sees the id before it is registered (a storage
+        /// node, the mempool) can register it first.
         FileId fileId;
         /// Plaintext size, in bytes.
         uint48 size;
@@ -71,6 +73,8 @@ interface IFileRegistry {
 
     /// @notice A file with this id exists or existed (ids are never reused).
     error FileRegistry_FileExists(FileId fileId);
+    /// @notice A file id must start with the address that registers it.
+    error FileRegistry_IdNotBoundToCaller(FileId fileId, address caller);
     /// @notice No live file has this id.
     error FileRegistry_UnknownFile(FileId fileId);
     /// @notice Only the file's owner may do this.
@@ -97,7 +101,7 @@ interface IFileRegistry {
     error FileRegistry_InvalidWrappedKey(uint256 length, uint256 maxLength);
 
     /// @notice Register a file whose shards the nodes in `r.placements` have already stored.
-    /// The caller becomes the owner. The shards root and wrapped-key hash are computed here
+    /// The caller becomes the owner; `r.fileId` must start with the caller's address. The shards root and wrapped-key hash are computed here
     /// from `r.shardRoots` and `r.wrappedKey`, so the record and the event always agree.
     /// @param r The file's parameters, shard roots, placements and wrapped key.
     function registerFile(FileRegistration calldata r) external;

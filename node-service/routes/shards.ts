@@ -9,6 +9,9 @@ import type { Prover } from "../prover.ts";
 import type { ReceiptSigner } from "../receipt-signer.ts";
 import type { ShardStore } from "../shard-store.ts";
 
+/** Most ms an upload may go without a byte before the node drops it. */
+const UPLOAD_IDLE_TIMEOUT = 60_000;
+
 /** What the shard routes need. */
 export interface ShardRouteComponents {
   store: ShardStore;
@@ -40,6 +43,11 @@ export function shardRoutes(c: ShardRouteComponents): Router {
       res.status(200).json(await c.receipts.sign(existing));
       return;
     }
+    // A client that stops sending (its machine died, a half-open connection) must not
+    // hold its reservation forever: after a minute without a byte the upload is dropped.
+    req.setTimeout(UPLOAD_IDLE_TIMEOUT, () =>
+      req.destroy(new NodeServiceError("RequestAborted", `no bytes for ${UPLOAD_IDLE_TIMEOUT} ms`)),
+    );
     const reservation = c.store.reserve(grant.size);
     const meta = await c.store.write({ shardId, ...grant }, req, reservation);
     c.metrics.bytesIn.inc(meta.size);

@@ -12,6 +12,7 @@ import {
   rootFromPath,
   rootOfHashes,
 } from "../../client/protocol/merkle.ts";
+import { newFileId } from "../../client/protocol/shard-id.ts";
 
 const sha = (data: Uint8Array) => createHash("sha256").update(data).digest();
 
@@ -78,7 +79,7 @@ describe("SHA-256 Merkle tree over 4 KiB leaves", () => {
     await (await nodes.connect(signers[1]!).register("http://127.0.0.1:1", 1n, 0n)).wait();
     for (const shards of [2, 3, 6, 7, 24]) {
       const roots = Array.from({ length: shards }, () => randomBytes(32));
-      const fileId = randomBytes(32);
+      const fileId = newFileId(signers[0]!.address);
       await (
         await files.registerFile({
           fileId,

@@ -214,11 +214,12 @@ contract FileRegistryTest is TestBase {
     /// `seed`; placements are drawn from the active nodes, repeats allowed.
     function _registration(uint8 k, uint8 m, uint256 seed)
         private
-        pure
+        view
         returns (IFileRegistry.FileRegistration memory r)
     {
         uint256 shards = uint256(k) + m;
-        r.fileId = FileId.wrap(keccak256(abi.encode("file", seed)));
+        // Bound to its registrant: the owner's address, then 12 bytes drawn from the seed.
+        r.fileId = FileId.wrap(bytes32(bytes20(owner)) | (keccak256(abi.encode("file", seed)) >> 160));
         r.size = uint48(_draw(seed, 1));
         r.segmentSize = uint32(_bound(_draw(seed, 2), 1, 64 * 1024 * 1024));
         r.k = k;

@@ -3,6 +3,7 @@ import { network } from "hardhat";
 import { describe, it } from "vitest";
 import FileRegistryModule from "../../ignition/modules/FileRegistry.ts";
 import {
+  boundFileId,
   EXIT_DELAY,
   exampleRegistration,
   type FileRegistration,
@@ -19,6 +20,11 @@ const connection = await network.connect();
 const { ethers, networkHelpers, ignition } = connection;
 
 const MAX_SEGMENT_SIZE = 64n * MiB;
+
+/** 24 active nodes, no files yet. */
+async function deployedWithNodes() {
+  return deployRegistries(connection, 24);
+}
 
 /** 24 active nodes; the owner has registered a 6-shard file on nodes 1 to 6. */
 async function sixShardFile() {
@@ -166,16 +172,28 @@ describe("FileRegistry", () => {
       expect((await fileRegistry.getFile(file.fileId))[1]).to.deep.equal([2n, 2n, 5n, 2n, 2n, 5n]);
     });
 
-    it("reverts with FileRegistry_FileExists when the id is taken, whoever asks", async () => {
-      const { fileRegistry, owner, stranger, file, nodeIds } =
-        await networkHelpers.loadFixture(sixShardFile);
+    it("reverts with FileRegistry_FileExists when the owner registers an id twice", async () => {
+      const { fileRegistry, owner, file, nodeIds } = await networkHelpers.loadFixture(sixShardFile);
       const again = exampleRegistration(nodeIds, { fileId: file.fileId });
       await expect(fileRegistry.connect(owner).registerFile(again))
         .to.be.revertedWithCustomError(fileRegistry, "FileRegistry_FileExists")
         .withArgs(file.fileId);
-      await expect(fileRegistry.connect(stranger).registerFile(again))
-        .to.be.revertedWithCustomError(fileRegistry, "FileRegistry_FileExists")
-        .withArgs(file.fileId);
+    });
+
+    it("reverts with FileRegistry_IdNotBoundToCaller when anyone but the id's address registers it (no front-running)", async () => {
+      const { fileRegistry, owner, stranger, nodeIds } =
+        await networkHelpers.loadFixture(deployedWithNodes);
+      // A node that saw the owner's id in an upload tries to take it first.
+      const seen = exampleRegistration(nodeIds.slice(0, 6), { fileId: boundFileId(owner.address) });
+      await expect(fileRegistry.connect(stranger).registerFile(seen))
+        .to.be.revertedWithCustomError(fileRegistry, "FileRegistry_IdNotBoundToCaller")
+        .withArgs(seen.fileId, stranger.address);
+      await expect(fileRegistry.connect(owner).registerFile(seen)).not.to.revert(ethers);
+      const own = exampleRegistration(nodeIds.slice(0, 6), {
+        fileId: boundFileId(stranger.address),
+      });
+      await expect(fileRegistry.connect(stranger).registerFile(own)).not.to.revert(ethers);
+      expect((await fileRegistry.getFile(own.fileId))[0].owner).to.equal(stranger.address);
     });
 
     it("reverts with FileRegistry_InvalidK for k = 0 and k = 25", async () => {
@@ -504,8 +522,8 @@ describe("FileRegistry", () => {
         .to.be.revertedWithCustomError(fileRegistry, "FileRegistry_FileExists")
         .withArgs(file.fileId);
       await expect(fileRegistry.connect(stranger).registerFile(again))
-        .to.be.revertedWithCustomError(fileRegistry, "FileRegistry_FileExists")
-        .withArgs(file.fileId);
+        .to.be.revertedWithCustomError(fileRegistry, "FileRegistry_IdNotBoundToCaller")
+        .withArgs(file.fileId, stranger.address);
     });
 
     it("turns every later change of the deleted file into FileRegistry_UnknownFile", async () => {

@@ -24,6 +24,14 @@ export const GiB = MiB * 1024n;
 /** 2^40 bytes. */
 export const TiB = GiB * 1024n;
 
+/** Hardhat's first test account, the `owner` of the fixtures. */
+export const DEFAULT_OWNER = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+
+/** A file id only `owner` may register: its address, then 12 random bytes. */
+export function boundFileId(owner: string): string {
+  return `0x${owner.slice(2).toLowerCase()}${hexlify(randomBytes(12)).slice(2)}`;
+}
+
 /** What `FileRegistry.registerFile` takes, with the types the tests build it from. */
 export interface FileRegistration {
   fileId: string;
@@ -76,7 +84,7 @@ export function exampleRegistration(
   const m = overrides.m ?? 2;
   const shards = k + m;
   return {
-    fileId: randomHash(),
+    fileId: boundFileId(DEFAULT_OWNER),
     size: 10n * MiB,
     segmentSize: Number(4n * MiB),
     k,

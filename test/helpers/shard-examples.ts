@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { type BaseWallet, hexlify } from "ethers";
+import { devAccount } from "../../client/devnet/devnet.ts";
 import { encodeEnvelope, type SignedEnvelope } from "../../client/protocol/authorization-header.ts";
 import {
   DELETION_TYPES,
@@ -13,7 +14,7 @@ import {
   type UploadAuthorization,
 } from "../../client/protocol/eip712.ts";
 import { merkleRoot } from "../../client/protocol/merkle.ts";
-import { type FileId, type ShardId, shardIdOf } from "../../client/protocol/shard-id.ts";
+import { type FileId, newFileId, type ShardId, shardIdOf } from "../../client/protocol/shard-id.ts";
 
 /** One shard as a client would upload it: its id, bytes and Merkle root. */
 export interface ExampleShard {
@@ -25,9 +26,9 @@ export interface ExampleShard {
   root: string;
 }
 
-/** A random file id. */
-export function randomFileId(): FileId {
-  return hexlify(randomBytes(32)) as FileId;
+/** A fresh file id bound to Hardhat test account `owner` (who alone may register it). */
+export function randomFileId(owner = 0): FileId {
+  return newFileId(devAccount(owner).address);
 }
 
 /** The Merkle root of `body` as 0x-hex. */

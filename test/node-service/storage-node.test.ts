@@ -296,9 +296,9 @@ describe("storage node: `dstore node start` as a real process on a real chain", 
   });
 
   it("lets only the on-chain owner delete once the file is registered, not the uploader", async () => {
-    const shard = exampleShard(4000);
-    await store(shard);
     const OWNER = 5;
+    const shard = exampleShard(4000, { fileId: randomFileId(OWNER) });
+    await store(shard);
     await registerFile(chain, OWNER, shard.fileId, [
       { root: shard.root, nodeId: node.nodeId },
       { root: exampleShard(1).root, nodeId: node.nodeId },
