@@ -85,6 +85,7 @@ export async function resolveConfig(
     const deployed = await ignitionAddresses(rpcUrl);
     fileRegistry ??= deployed?.fileRegistry;
     nodeRegistry ??= deployed?.nodeRegistry;
+    fromBlock ??= deployed?.fromBlock;
   }
   if (!fileRegistry || !nodeRegistry) {
     throw new DstoreError(
@@ -103,10 +104,13 @@ export async function resolveConfig(
   };
 }
 
-/** Addresses from `ignition/deployments/chain-<id>/deployed_addresses.json`, if present. */
+/**
+ * Addresses from `ignition/deployments/chain-<id>/deployed_addresses.json`, if present,
+ * and the first block of the deployment from Ignition's journal (where event scans start).
+ */
 async function ignitionAddresses(
   rpcUrl: string,
-): Promise<{ fileRegistry?: string; nodeRegistry?: string } | undefined> {
+): Promise<{ fileRegistry?: string; nodeRegistry?: string; fromBlock?: number } | undefined> {
   let chainId: bigint;
   const provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: true });
   try {
@@ -117,14 +121,12 @@ async function ignitionAddresses(
     provider.destroy();
   }
   try {
-    const path = join(
-      PROJECT_ROOT,
-      "ignition",
-      "deployments",
-      `chain-${chainId}`,
-      "deployed_addresses.json",
-    );
-    const addresses = JSON.parse(await readFile(path, "utf8")) as Record<string, string>;
+    const dir = join(PROJECT_ROOT, "ignition", "deployments", `chain-${chainId}`);
+    const addresses = JSON.parse(
+      await readFile(join(dir, "deployed_addresses.json"), "utf8"),
+    ) as Record<string, string>;
+    const journal = await readFile(join(dir, "journal.jsonl"), "utf8").catch(() => "");
+    const blocks = [...journal.matchAll(/"blockNumber":(\d+)/g)].map((match) => Number(match[1]));
     return {
       ...(addresses["FileRegistry#FileRegistry"]
         ? { fileRegistry: addresses["FileRegistry#FileRegistry"] }
@@ -132,6 +134,7 @@ async function ignitionAddresses(
       ...(addresses["NodeRegistry#NodeRegistry"]
         ? { nodeRegistry: addresses["NodeRegistry#NodeRegistry"] }
         : {}),
+      ...(blocks.length > 0 ? { fromBlock: Math.min(...blocks) } : {}),
     };
   } catch {
     return undefined;

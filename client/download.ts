@@ -129,7 +129,9 @@ export async function download(
 }
 
 async function outputPath(destination: string | undefined, name: string): Promise<string> {
-  const safeName = basename(name) || "download";
+  // A stored name is only a name: no folders, and never "." or "..".
+  const base = basename(name);
+  const safeName = base === "" || base === "." || base === ".." ? "download" : base;
   if (destination === undefined) return resolve(safeName);
   const info = await stat(destination).catch(() => undefined);
   return info?.isDirectory() ? resolve(destination, safeName) : resolve(destination);

@@ -189,24 +189,7 @@ export function openShardUpload(
     res.on("end", () => {
       const text = Buffer.concat(chunks).toString("utf8");
       if (res.statusCode !== 201 && res.statusCode !== 200) {
-        let detail = `HTTP ${res.statusCode}`;
-        let name = "";
-        try {
-          const parsed = JSON.parse(text) as { error?: string; message?: string };
-          name = parsed.error ?? "";
-          detail = `${parsed.error ?? res.statusCode}: ${parsed.message ?? ""}`;
-        } catch {
-          // not a JSON error body
-        }
-        fail(
-          Object.assign(
-            new DstoreError("NodeRequestError", `${what} at ${base} failed (${detail})`),
-            {
-              status: res.statusCode,
-              errorName: name,
-            },
-          ),
-        );
+        fail(nodeError(base, what, res.statusCode ?? 0, text));
         return;
       }
       try {

@@ -21,6 +21,7 @@ export class CodecPool {
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
   #failure: Error | undefined;
+  #closing = false;
 
   /**
    * @param threads Workers to run (default: `DSTORE_WORKERS`, else one per core).
@@ -55,6 +56,12 @@ export class CodecPool {
         pending?.resolve(response);
       });
       worker.on("error", (error) => this.#fail(error));
+      worker.on("exit", (code) => {
+        if (!this.#closing)
+          this.#fail(
+            new DstoreError("IntegrityError", `a codec worker stopped (exit code ${code})`),
+          );
+      });
       this.#workers.push(entry);
     }
   }
@@ -97,8 +104,10 @@ export class CodecPool {
     return "opened" in response && response.opened;
   }
 
-  /** Stop the workers. */
+  /** Stop the workers; work still pending fails. */
   async close(): Promise<void> {
+    this.#closing = true;
+    this.#fail(new DstoreError("IntegrityError", "the codec pool was closed"));
     await Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
   }
 

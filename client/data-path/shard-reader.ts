@@ -3,9 +3,6 @@ import { getShard, type ShardDownload } from "../node-client.ts";
 import type { FileLayout } from "../protocol/layout.ts";
 import type { ShardId } from "../protocol/shard-id.ts";
 
-/** Segments a reader may lag behind before it reopens at the wanted one instead of skipping. */
-const MAX_SKIP = 2;
-
 /**
  * Streams one shard from its node and cuts it into its segments' pieces, in order. The
  * pieces are checked where they are used: a segment decoded from them must pass its
@@ -23,8 +20,6 @@ export class ShardReader {
   #leftover: Buffer | undefined;
   #position: number;
   #queue: Promise<unknown> = Promise.resolve();
-  /** Where skipped pieces go. */
-  #scratch: Buffer | undefined;
 
   constructor(
     layout: FileLayout,
@@ -48,8 +43,8 @@ export class ShardReader {
   }
 
   /**
-   * Read the piece of segment `segment` (not before the reader's position) into
-   * `target` (or a fresh buffer). Calls queue up.
+   * Read the piece of segment `segment` (the reader's position) into `target` (or a
+   * fresh buffer). Calls queue up.
    */
   piece(segment: number, target?: Buffer): Promise<Buffer> {
     const result = this.#queue.then(() => this.#read(segment, target));
@@ -64,21 +59,12 @@ export class ShardReader {
   }
 
   async #read(segment: number, target: Buffer | undefined): Promise<Buffer> {
-    if (segment < this.#position) throw new RangeError(`segment ${segment} was read already`);
-    if (segment - this.#position > MAX_SKIP) this.#reopen(segment);
-    while (this.#position < segment) {
-      this.#scratch ??= Buffer.allocUnsafe(this.#layout.fullPieceSize);
-      await this.#next(this.#scratch);
+    // Readers are asked for their pieces in order; a reader that falls behind is closed
+    // and another opened where the download is, so there is never anything to skip.
+    if (segment !== this.#position) {
+      throw new RangeError(`shard ${this.index} is at segment ${this.#position}, not ${segment}`);
     }
     return this.#next(target);
-  }
-
-  #reopen(segment: number): void {
-    void this.#chunks?.return?.().catch(() => {});
-    this.#download = undefined;
-    this.#chunks = undefined;
-    this.#leftover = undefined;
-    this.#position = segment;
   }
 
   async #next(target: Buffer | undefined): Promise<Buffer> {

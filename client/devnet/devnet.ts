@@ -112,7 +112,9 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
     }, 500);
 
     const nodes: DevnetInfo["nodes"] = [];
-    await Promise.all(
+    // All settle before any failure is raised, so every node that did start is in
+    // `children` for stop() to end.
+    const started = await Promise.allSettled(
       Array.from({ length: o.nodes }, async (_, i) => {
         const port = o.nodePort + i;
         const dataDir = join(state, `node-${i + 1}`);
@@ -140,6 +142,9 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
         nodes.push({ nodeId, url, pid: child.pid!, dataDir, operator: operator.address });
       }),
     );
+    const failure = started.find((outcome) => outcome.status === "rejected");
+    if (failure) throw failure.reason;
+
     const info: DevnetInfo = {
       rpcUrl: chain.rpcUrl,
       chainId: (await provider.getNetwork()).chainId.toString(),

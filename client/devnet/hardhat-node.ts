@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { openSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -47,6 +47,7 @@ export async function startHardhatNode(o: HardhatNodeOptions): Promise<ChainProc
       },
     },
   );
+  closeSync(log);
   const rpcUrl = `http://${o.host}:${o.port}`;
   const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
   try {

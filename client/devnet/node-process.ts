@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { nodeStatus } from "../node-client.ts";
 import { waitFor } from "./processes.ts";
@@ -22,7 +23,7 @@ export interface SpawnNodeOptions {
   capacity: string;
   /** The whole environment of the process: chain settings and the operator's key. */
   env: NodeJS.ProcessEnv;
-  /** Where its output goes: a file descriptor, or nowhere. */
+  /** Where its output goes: a file descriptor (handed over: closed here once the process has it), or nowhere. */
   output: number | "ignore";
   /** Its own process group, so a Ctrl-C meant for a parent does not reach it. */
   detached?: boolean;
@@ -47,6 +48,7 @@ export async function spawnStorageNode(o: SpawnNodeOptions): Promise<NodeProcess
     stdio: ["ignore", o.output, o.output],
     env: o.env,
   });
+  if (typeof o.output === "number") closeSync(o.output);
   const exited = new Promise((resolve) => child.once("exit", resolve));
   const url = `http://${o.host}:${o.port}`;
   let nodeId = 0;
