@@ -56,6 +56,11 @@ export interface SignTarget {
   nodeId: number;
 }
 
+/** What a client signs for when it talks to `nodeId` on the local chain's deployment. */
+export function signTargetOf(chain: { fileRegistry: string }, nodeId: number): SignTarget {
+  return { domain: { chainId: 31337n, verifyingContract: chain.fileRegistry }, nodeId };
+}
+
 /** Ways to bend a signed header, to build every kind of bad request. */
 export interface HeaderOptions<M> {
   /** Who signs. */

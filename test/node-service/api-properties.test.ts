@@ -25,6 +25,7 @@ import {
   exampleShard,
   rootOf,
   type SignTarget,
+  signTargetOf,
   uploadHeader,
 } from "../helpers/shard-examples.ts";
 
@@ -74,10 +75,7 @@ describe("the node API under random requests (fast-check)", () => {
       capacity: "1GiB",
       logFile: join(await tempDir("dstore-props-log-"), "node.log"),
     });
-    target = {
-      domain: { chainId: 31337n, verifyingContract: chain.fileRegistry },
-      nodeId: node.nodeId,
-    };
+    target = signTargetOf(chain, node.nodeId);
     stored = exampleShard(5 * LEAF_SIZE + 300);
     const result = await putShardRaw(
       node.url,

@@ -21,6 +21,7 @@ import {
   receiptSigner,
   rootOf,
   type SignTarget,
+  signTargetOf,
   uploadHeader,
 } from "../helpers/shard-examples.ts";
 
@@ -46,10 +47,7 @@ describe("a node under 64 parallel uploads and downloads", () => {
       capacity: "1GiB",
       logFile: join(await tempDir("dstore-concurrency-log-"), "node.log"),
     });
-    target = {
-      domain: { chainId: 31337n, verifyingContract: chain.fileRegistry },
-      nodeId: node.nodeId,
-    };
+    target = signTargetOf(chain, node.nodeId);
   });
 
   afterAll(async () => {

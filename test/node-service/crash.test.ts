@@ -21,6 +21,7 @@ import {
   exampleShard,
   rootOf,
   type SignTarget,
+  signTargetOf,
   uploadHeader,
 } from "../helpers/shard-examples.ts";
 
@@ -55,10 +56,7 @@ describe("a node killed with SIGKILL during many concurrent uploads", () => {
     logFile = join(await tempDir("dstore-crash-log-"), "node.log");
     port = await freePort();
     await start();
-    target = {
-      domain: { chainId: 31337n, verifyingContract: chain.fileRegistry },
-      nodeId: node.nodeId,
-    };
+    target = signTargetOf(chain, node.nodeId);
   });
 
   afterAll(async () => {

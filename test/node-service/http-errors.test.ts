@@ -26,6 +26,7 @@ import {
   type HeaderOptions,
   type SignTarget,
   secondsFromNow,
+  signTargetOf,
   uploadHeader,
 } from "../helpers/shard-examples.ts";
 import { silentLogger } from "../helpers/silent-logger.ts";
@@ -552,10 +553,7 @@ describe("storage node errors: JSON { error, message }, the right status, nothin
   describe("on a node with a 64 KiB per-shard limit (in process)", () => {
     it("refuses a shard above the limit (413 ShardTooLarge), keeps nothing, and takes one at the limit", async () => {
       const running = limited;
-      const target = {
-        domain: { chainId: 31337n, verifyingContract: chain.fileRegistry },
-        nodeId: running.nodeId,
-      };
+      const target = signTargetOf(chain, running.nodeId);
       const tooLarge = exampleShard(64 * KiB + 1);
       expectError(
         await putShardRaw(

@@ -35,6 +35,7 @@ import {
   receiptSigner,
   rootOf,
   type SignTarget,
+  signTargetOf,
   uploadHeader,
 } from "../helpers/shard-examples.ts";
 import { silentLogger } from "../helpers/silent-logger.ts";
@@ -102,10 +103,7 @@ describe("storage node: `dstore node start` as a real process on a real chain", 
     port = await freePort();
     base = `http://127.0.0.1:${port}`;
     await startNode();
-    target = {
-      domain: { chainId: 31337n, verifyingContract: chain.fileRegistry },
-      nodeId: node.nodeId,
-    };
+    target = signTargetOf(chain, node.nodeId);
   });
 
   afterAll(async () => {
