@@ -101,8 +101,9 @@ interface IFileRegistry {
     error FileRegistry_InvalidWrappedKey(uint256 length, uint256 maxLength);
 
     /// @notice Register a file whose shards the nodes in `r.placements` have already stored.
-    /// The caller becomes the owner; `r.fileId` must start with the caller's address. The shards root and wrapped-key hash are computed here
-    /// from `r.shardRoots` and `r.wrappedKey`, so the record and the event always agree.
+    /// The caller becomes the owner; `r.fileId` must start with the caller's address. The
+    /// shards root and wrapped-key hash are computed here from `r.shardRoots` and
+    /// `r.wrappedKey`, so the record and the event always agree.
     /// @param r The file's parameters, shard roots, placements and wrapped key.
     function registerFile(FileRegistration calldata r) external;
 

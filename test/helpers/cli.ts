@@ -1,9 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { openSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { devAccount } from "../../client/devnet/devnet.ts";
 import { spawnStorageNode } from "../../client/devnet/node-process.ts";
-import type { LocalChain } from "./local-chain.ts";
+import { tempDir } from "./data-dir.ts";
+import { type LocalChain, startLocalChain } from "./local-chain.ts";
+import { freePort } from "./ports.ts";
 
 export const CLI = fileURLToPath(new URL("../../client/cli.ts", import.meta.url));
 
@@ -96,4 +99,26 @@ export async function startNodeProcess(o: NodeProcessOptions): Promise<NodeProce
       await node.exited;
     },
   };
+}
+
+/** A fresh chain with one storage node (account 1, 1 GiB) logging to a temporary file. */
+export interface ChainWithNode {
+  chain: LocalChain;
+  node: NodeProcess;
+  dataDir: string;
+}
+
+/** Start {@link ChainWithNode}; `name` prefixes its temporary folders. */
+export async function startChainWithNode(name: string): Promise<ChainWithNode> {
+  const chain = await startLocalChain();
+  const dataDir = await tempDir(`dstore-${name}-data-`);
+  const node = await startNodeProcess({
+    chain,
+    account: 1,
+    port: await freePort(),
+    dataDir,
+    capacity: "1GiB",
+    logFile: join(await tempDir(`dstore-${name}-log-`), "node.log"),
+  });
+  return { chain, node, dataDir };
 }

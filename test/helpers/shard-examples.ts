@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
 import { type BaseWallet, hexlify } from "ethers";
 import { devAccount } from "../../client/devnet/devnet.ts";
 import { encodeEnvelope, type SignedEnvelope } from "../../client/protocol/authorization-header.ts";
@@ -15,6 +16,7 @@ import {
 } from "../../client/protocol/eip712.ts";
 import { merkleRoot } from "../../client/protocol/merkle.ts";
 import { type FileId, newFileId, type ShardId, shardIdOf } from "../../client/protocol/shard-id.ts";
+import type { ShardMeta, ShardStore } from "../../node-service/shard-store.ts";
 
 /** One shard as a client would upload it: its id, bytes and Merkle root. */
 export interface ExampleShard {
@@ -147,4 +149,36 @@ export function deletionHeader(
 /** The address that signed a node's receipt, or undefined if the signature is bad. */
 export function receiptSigner(domain: DstoreDomain, signed: SignedReceipt): string | undefined {
   return recoverTypedSigner(domain, RECEIPT_TYPES, signed.receipt, signed.signature);
+}
+
+/** Hardhat account 1, the operator the node tests run, as the default uploader. */
+const DEFAULT_UPLOADER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+
+/** The record a store keeps for `shard` (minus its time), with fields replaced as given. */
+export function recordOf(
+  shard: ExampleShard,
+  overrides: Partial<Omit<ShardMeta, "storedAt">> = {},
+) {
+  return {
+    shardId: shard.shardId,
+    fileId: shard.fileId,
+    shardIndex: shard.shardIndex,
+    size: shard.body.length,
+    root: shard.root,
+    uploader: DEFAULT_UPLOADER,
+    ...overrides,
+  };
+}
+
+/** Store `shard` whole in `store`, reserving its size first as the PUT route does. */
+export function keepShard(
+  store: ShardStore,
+  shard: ExampleShard,
+  uploader = DEFAULT_UPLOADER,
+): Promise<ShardMeta> {
+  return store.write(
+    recordOf(shard, { uploader }),
+    Readable.from([shard.body]),
+    store.reserve(shard.body.length),
+  );
 }

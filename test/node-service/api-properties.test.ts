@@ -5,9 +5,9 @@ import { devAccount } from "../../client/devnet/devnet.ts";
 import { AUTHORIZATION_HEADER } from "../../client/protocol/authorization-header.ts";
 import { LEAF_SIZE, leafHash, rootFromPath } from "../../client/protocol/merkle.ts";
 import { ERROR_STATUS } from "../../node-service/errors.ts";
-import { type NodeProcess, startNodeProcess } from "../helpers/cli.ts";
-import { filesUnder, removeTempDirs, tempDir } from "../helpers/data-dir.ts";
-import { type LocalChain, startLocalChain } from "../helpers/local-chain.ts";
+import { type NodeProcess, startChainWithNode } from "../helpers/cli.ts";
+import { filesUnder, removeTempDirs } from "../helpers/data-dir.ts";
+import type { LocalChain } from "../helpers/local-chain.ts";
 import {
   expectError,
   type HttpResult,
@@ -18,7 +18,6 @@ import {
   putShardRaw,
   statusOf,
 } from "../helpers/node-api.ts";
-import { freePort } from "../helpers/ports.ts";
 import {
   deletionHeader,
   type ExampleShard,
@@ -65,16 +64,7 @@ describe("the node API under random requests (fast-check)", () => {
   const signedHeaders: string[] = [];
 
   beforeAll(async () => {
-    chain = await startLocalChain();
-    dataDir = await tempDir("dstore-props-data-");
-    node = await startNodeProcess({
-      chain,
-      account: 1,
-      port: await freePort(),
-      dataDir,
-      capacity: "1GiB",
-      logFile: join(await tempDir("dstore-props-log-"), "node.log"),
-    });
+    ({ chain, node, dataDir } = await startChainWithNode("props"));
     target = signTargetOf(chain, node.nodeId);
     stored = exampleShard(5 * LEAF_SIZE + 300);
     const result = await putShardRaw(

@@ -1,6 +1,5 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Chain } from "../../client/chain/contracts.ts";
 import { ChainWatcher, type ChainWatcherOptions } from "../../node-service/chain-watcher.ts";
@@ -10,7 +9,12 @@ import { asAccount, connectAs, deleteFile, registerFile } from "../helpers/chain
 import { removeTempDirs, tempDir } from "../helpers/data-dir.ts";
 import { type LocalChain, startLocalChain } from "../helpers/local-chain.ts";
 import { eventually } from "../helpers/poll.ts";
-import { type ExampleShard, exampleShard, randomFileId } from "../helpers/shard-examples.ts";
+import {
+  type ExampleShard,
+  exampleShard,
+  keepShard,
+  randomFileId,
+} from "../helpers/shard-examples.ts";
 import { silentLogger } from "../helpers/silent-logger.ts";
 
 const OWNER = 0;
@@ -58,18 +62,7 @@ describe("ChainWatcher", () => {
 
   /** Put `shard` in this node's store. */
   async function keep(shard: ExampleShard): Promise<void> {
-    await store.write(
-      {
-        shardId: shard.shardId,
-        fileId: shard.fileId,
-        shardIndex: shard.shardIndex,
-        size: shard.body.length,
-        root: shard.root,
-        uploader: operator.wallet!.address,
-      },
-      Readable.from([shard.body]),
-      store.reserve(shard.body.length),
-    );
+    await keepShard(store, shard, operator.wallet!.address);
   }
 
   /** Two shards of a new file, kept by this node's store. */

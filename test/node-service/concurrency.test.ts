@@ -3,9 +3,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { devAccount } from "../../client/devnet/devnet.ts";
 import type { SignedReceipt } from "../../client/protocol/eip712.ts";
-import { type NodeProcess, startNodeProcess } from "../helpers/cli.ts";
-import { filesUnder, removeTempDirs, tempDir } from "../helpers/data-dir.ts";
-import { type LocalChain, startLocalChain } from "../helpers/local-chain.ts";
+import { type NodeProcess, startChainWithNode } from "../helpers/cli.ts";
+import { filesUnder, removeTempDirs } from "../helpers/data-dir.ts";
+import type { LocalChain } from "../helpers/local-chain.ts";
 import {
   httpRequest,
   jsonOf,
@@ -14,7 +14,6 @@ import {
   putShardRaw,
   statusOf,
 } from "../helpers/node-api.ts";
-import { freePort } from "../helpers/ports.ts";
 import {
   type ExampleShard,
   exampleShard,
@@ -37,16 +36,7 @@ describe("a node under 64 parallel uploads and downloads", () => {
   const stored: ExampleShard[] = [];
 
   beforeAll(async () => {
-    chain = await startLocalChain();
-    dataDir = await tempDir("dstore-concurrency-data-");
-    node = await startNodeProcess({
-      chain,
-      account: 1,
-      port: await freePort(),
-      dataDir,
-      capacity: "1GiB",
-      logFile: join(await tempDir("dstore-concurrency-log-"), "node.log"),
-    });
+    ({ chain, node, dataDir } = await startChainWithNode("concurrency"));
     target = signTargetOf(chain, node.nodeId);
   });
 

@@ -1,11 +1,10 @@
-import { Readable } from "node:stream";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LEAF_SIZE, leafCount, leafHash, rootFromPath } from "../../client/protocol/merkle.ts";
 import { Prover } from "../../node-service/prover.ts";
 import { ShardStore } from "../../node-service/shard-store.ts";
 import { removeTempDirs, tempDir } from "../helpers/data-dir.ts";
-import { type ExampleShard, exampleShard } from "../helpers/shard-examples.ts";
+import { type ExampleShard, exampleShard, keepShard } from "../helpers/shard-examples.ts";
 import { silentLogger } from "../helpers/silent-logger.ts";
 
 describe("Prover", () => {
@@ -24,18 +23,7 @@ describe("Prover", () => {
   });
 
   async function stored(shard: ExampleShard): Promise<ExampleShard> {
-    await store.write(
-      {
-        shardId: shard.shardId,
-        fileId: shard.fileId,
-        shardIndex: shard.shardIndex,
-        size: shard.body.length,
-        root: shard.root,
-        uploader: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
-      },
-      Readable.from([shard.body]),
-      store.reserve(shard.body.length),
-    );
+    await keepShard(store, shard);
     return shard;
   }
 

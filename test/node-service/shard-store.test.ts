@@ -3,31 +3,14 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { HASH_SIZE, LEAF_SIZE, leafHash } from "../../client/protocol/merkle.ts";
-import {
-  type ShardMeta,
-  ShardStore,
-  type ShardStoreOptions,
-} from "../../node-service/shard-store.ts";
+import { ShardStore, type ShardStoreOptions } from "../../node-service/shard-store.ts";
 import { filesUnder, removeTempDirs, shardFiles, tempDir } from "../helpers/data-dir.ts";
 import { gate } from "../helpers/node-api.ts";
-import { type ExampleShard, exampleShard } from "../helpers/shard-examples.ts";
+import { type ExampleShard, exampleShard, keepShard, recordOf } from "../helpers/shard-examples.ts";
 import { silentLogger } from "../helpers/silent-logger.ts";
 import { mountTmpfs } from "../helpers/tmpfs.ts";
 
-const UPLOADER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 const quiet = silentLogger;
-
-function recordOf(shard: ExampleShard, overrides: Partial<ShardMeta> = {}) {
-  return {
-    shardId: shard.shardId,
-    fileId: shard.fileId,
-    shardIndex: shard.shardIndex,
-    size: shard.body.length,
-    root: shard.root,
-    uploader: UPLOADER,
-    ...overrides,
-  };
-}
 
 function openStore(dir: string, options: Partial<ShardStoreOptions> = {}): Promise<ShardStore> {
   return ShardStore.open(dir, {
@@ -36,15 +19,6 @@ function openStore(dir: string, options: Partial<ShardStoreOptions> = {}): Promi
     logger: quiet,
     ...options,
   });
-}
-
-/** Store `shard` whole, reserving its size first as the route does. */
-function put(store: ShardStore, shard: ExampleShard): Promise<ShardMeta> {
-  return store.write(
-    recordOf(shard),
-    Readable.from([shard.body]),
-    store.reserve(shard.body.length),
-  );
 }
 
 describe("ShardStore", () => {
@@ -60,7 +34,7 @@ describe("ShardStore", () => {
 
   it("stores a shard and gives back its record, bytes and leaf hashes", async () => {
     const shard = exampleShard(3 * LEAF_SIZE + 100);
-    const stored = await put(store, shard);
+    const stored = await keepShard(store, shard);
 
     expect(stored).toMatchObject(recordOf(shard));
     expect(store.get(shard.shardId)).toEqual(stored);
@@ -81,7 +55,7 @@ describe("ShardStore", () => {
 
   it("stores an empty shard (one empty leaf)", async () => {
     const shard = exampleShard(0);
-    await put(store, shard);
+    await keepShard(store, shard);
     expect(store.get(shard.shardId)?.size).toBe(0);
     expect((await store.readLeafHashes(shard.shardId)).length).toBe(HASH_SIZE);
   });
@@ -159,7 +133,7 @@ describe("ShardStore", () => {
     first.release();
     expect(small.reserved).toBe(0);
     const shard = exampleShard(60_000);
-    await put(small, shard);
+    await keepShard(small, shard);
     expect(() => small.reserve(50_000)).toThrow(
       expect.objectContaining({ name: "InsufficientStorage" }),
     );
@@ -186,8 +160,8 @@ describe("ShardStore", () => {
 
   it("refuses to overwrite a stored shard (ShardExists) and releases the reservation", async () => {
     const shard = exampleShard(1000);
-    await put(store, shard);
-    await expect(put(store, shard)).rejects.toMatchObject({ name: "ShardExists" });
+    await keepShard(store, shard);
+    await expect(keepShard(store, shard)).rejects.toMatchObject({ name: "ShardExists" });
     expect({ used: store.used, reserved: store.reserved }).toEqual({ used: 1000, reserved: 0 });
   });
 
@@ -203,13 +177,13 @@ describe("ShardStore", () => {
     expect(await filesUnder(dir)).toEqual([]);
     expect({ count: store.count, reserved: store.reserved }).toEqual({ count: 0, reserved: 0 });
     // The same shard can be uploaded again afterwards.
-    await put(store, shard);
+    await keepShard(store, shard);
     expect(store.count).toBe(1);
   });
 
   it("drops a shard with remove(): record first, then bytes and hashes; space is freed", async () => {
     const shard = exampleShard(5000);
-    await put(store, shard);
+    await keepShard(store, shard);
     expect(await store.remove(shard.shardId)).toBe(true);
     expect(await store.remove(shard.shardId)).toBe(false);
     expect({ count: store.count, used: store.used }).toEqual({ count: 0, used: 0 });
@@ -221,7 +195,7 @@ describe("ShardStore", () => {
     const noRecord = exampleShard(9000);
     const truncated = exampleShard(9000);
     const badLeaves = exampleShard(9000);
-    for (const shard of [whole, noRecord, truncated, badLeaves]) await put(store, shard);
+    for (const shard of [whole, noRecord, truncated, badLeaves]) await keepShard(store, shard);
     const path = (shard: ExampleShard) => store.dataPath(shard.shardId);
     await writeFile(join(dir, "tmp", `${whole.shardId}.abc.part`), "half a shard");
     await writeFile(`${path(noRecord)}.json`, "");
@@ -247,7 +221,7 @@ describe("ShardStore", () => {
       try {
         const full = await openStore(join(disk.dir, "data"), { capacity: 2 ** 40 });
         const tooBig = exampleShard(2 * 1024 * 1024);
-        await expect(put(full, tooBig)).rejects.toMatchObject({
+        await expect(keepShard(full, tooBig)).rejects.toMatchObject({
           name: "InsufficientStorage",
           cause: expect.objectContaining({ code: "ENOSPC" }),
         });
@@ -258,7 +232,7 @@ describe("ShardStore", () => {
           reserved: 0,
         });
         const fits = exampleShard(100_000);
-        await put(full, fits);
+        await keepShard(full, fits);
         expect(await readFile(full.dataPath(fits.shardId))).toEqual(fits.body);
       } finally {
         disk.unmount();
@@ -276,7 +250,7 @@ describe("ShardStore", () => {
         // One chunk of more than 2048 leaves: the leaf hashes are flushed while the bytes
         // are still on their way to the (full) disk.
         const shard = exampleShard(2048 * LEAF_SIZE + 1);
-        await expect(put(full, shard)).rejects.toMatchObject({ name: "InsufficientStorage" });
+        await expect(keepShard(full, shard)).rejects.toMatchObject({ name: "InsufficientStorage" });
         // The leaf write failed before write() settled; Node reports an unhandled rejection
         // once the microtask queue has drained.
         await new Promise((resolve) => setImmediate(resolve));
