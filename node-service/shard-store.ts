@@ -281,12 +281,14 @@ export class ShardStore {
   ): Promise<string> {
     const leaves = await open(leavesTmp, "wx");
     try {
-      let batch: Buffer[] = [];
+      let batch = Buffer.allocUnsafe(LEAF_BATCH * HASH_SIZE);
+      let filled = 0;
       let leafWrites: Promise<void> = Promise.resolve();
       const flushLeaves = () => {
-        if (batch.length === 0) return;
-        const chunk = Buffer.concat(batch);
-        batch = [];
+        if (filled === 0) return;
+        const chunk = batch.subarray(0, filled);
+        batch = Buffer.allocUnsafe(LEAF_BATCH * HASH_SIZE);
+        filled = 0;
         // One batch after the other, each written whole (writeFile retries short writes).
         // A failure (ENOSPC) is awaited below; the no-op catch keeps it from being an
         // unhandled rejection, which would kill the node, when the body fails first.
@@ -294,8 +296,8 @@ export class ShardStore {
         leafWrites.catch(() => {});
       };
       const builder = new MerkleBuilder((leafHash) => {
-        batch.push(leafHash);
-        if (batch.length >= LEAF_BATCH) flushLeaves();
+        filled += leafHash.copy(batch, filled);
+        if (filled === batch.length) flushLeaves();
       });
       let received = 0;
       const hasher = new Transform({

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { network } from "hardhat";
 import { describe, expect, it } from "vitest";
 import {
+  alignedSubtreeRoot,
   LEAF_SIZE,
   leafCount,
   leafHash,
@@ -60,7 +61,7 @@ describe("SHA-256 Merkle tree over 4 KiB leaves", () => {
   it("proves every leaf with a path that leads back to the root", async () => {
     const data = randomBytes(11 * LEAF_SIZE + 100);
     const hashes: Buffer[] = [];
-    const builder = new MerkleBuilder((hash) => hashes.push(hash));
+    const builder = new MerkleBuilder((hash) => hashes.push(Buffer.from(hash)));
     builder.update(data);
     const root = builder.digest();
     for (let leaf = 0; leaf < hashes.length; leaf++) {
@@ -68,6 +69,47 @@ describe("SHA-256 Merkle tree over 4 KiB leaves", () => {
       const bytes = data.subarray(leaf * LEAF_SIZE, (leaf + 1) * LEAF_SIZE);
       expect(rootFromPath(leafHash(bytes), leaf, path).equals(root)).toBe(true);
       expect(rootFromPath(leafHash(Buffer.from("forged")), leaf, path).equals(root)).toBe(false);
+    }
+  });
+
+  it("gives the same root when aligned pieces are appended by their subtree roots", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 0, max: 2 * LEAF_SIZE + 7 }),
+        (height, pieces, tail) => {
+          // As the client roots a shard: whole pieces of 2^height leaves, then a short end.
+          const pieceSize = 2 ** height * LEAF_SIZE;
+          const data = randomBytes(pieces * pieceSize + tail);
+          const builder = new MerkleBuilder();
+          for (let i = 0; i < pieces; i++) {
+            const subtree = alignedSubtreeRoot(data.subarray(i * pieceSize, (i + 1) * pieceSize));
+            expect(subtree?.height).toBe(height);
+            builder.appendSubtree(subtree!.root, subtree!.height);
+          }
+          builder.update(data.subarray(pieces * pieceSize));
+          expect(builder.digest().equals(referenceRoot(data))).toBe(true);
+        },
+      ),
+      { numRuns: 40 },
+    );
+    const builder = new MerkleBuilder();
+    builder.update(Buffer.alloc(100));
+    expect(() => builder.appendSubtree(Buffer.alloc(32), 0)).toThrow(RangeError);
+  });
+
+  it("proves every leaf of trees of every width up to 40 leaves", async () => {
+    for (let leaves = 1; leaves <= 40; leaves++) {
+      const data = randomBytes(leaves * LEAF_SIZE);
+      const hashes = Array.from({ length: leaves }, (_, i) =>
+        leafHash(data.subarray(i * LEAF_SIZE, (i + 1) * LEAF_SIZE)),
+      );
+      const root = referenceRoot(data);
+      for (let leaf = 0; leaf < leaves; leaf++) {
+        const path = await merklePath(Buffer.concat(hashes), leaf, 3);
+        expect(rootFromPath(hashes[leaf]!, leaf, path).equals(root)).toBe(true);
+      }
     }
   });
 
