@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { basename } from "node:path";
 import { getBytes, isError, type Wallet } from "ethers";
 import type { Chain } from "./chain/contracts.ts";
 import { wrapFileKey } from "./crypto/key-wrap.ts";
@@ -25,7 +26,10 @@ export interface UploadOptions {
   m?: number;
   /** Plaintext bytes per segment (default k MiB - 16, so pieces are exactly 1 MiB). */
   segmentSize?: number;
-  /** Name kept (encrypted) with the file; listed by `list()` and used by `download()`. */
+  /**
+   * Name kept (encrypted) with the file; listed by `list()` and used by `download()`
+   * (default: the file's own name when the input is a path, none for a stream).
+   */
   name?: string;
   onProgress?: ProgressListener;
   /** Called with warnings for people (e.g. fewer nodes than shards). */
@@ -121,7 +125,7 @@ export async function upload(
       fileKey,
       fileId,
       wallet.signingKey.publicKey,
-      nameOf(options.name),
+      nameOf(options.name ?? (typeof input === "string" ? basename(input) : undefined)),
     );
     await confirmStored(stored, fileId);
     options.onProgress?.({ phase: "register", done: 0, total: 1 });

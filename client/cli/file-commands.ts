@@ -1,4 +1,3 @@
-import { basename } from "node:path";
 import { type Command, Option } from "commander";
 import { DstoreClient } from "../dstore-client.ts";
 import { DstoreError } from "../errors.ts";
@@ -62,9 +61,7 @@ export function addFileCommands(program: Command): void {
                 ...(options.segmentSize === undefined
                   ? {}
                   : { segmentSize: parseSize(options.segmentSize) }),
-                ...((options.name ?? (path === "-" ? undefined : basename(path)))
-                  ? { name: options.name ?? basename(path) }
-                  : {}),
+                ...(options.name === undefined ? {} : { name: options.name }),
                 ...(bars.listener ? { onProgress: bars.listener } : {}),
                 onWarning: (message) => {
                   if (!json) note(`warning: ${message}`);

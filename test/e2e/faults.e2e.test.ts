@@ -172,6 +172,10 @@ describe("faults: nodes lost during upload and download", () => {
         }),
       );
       const results = await Promise.all(paths.map((path) => client.upload(path)));
+      // A path keeps its own name unless told otherwise, as with the CLI.
+      const listed = new Map((await client.list()).map((file) => [file.fileId, file.name]));
+      for (const [i, result] of results.entries())
+        expect(listed.get(result.fileId)).toBe(`side-by-side-${i}`);
       for (const [i, result] of results.entries()) {
         const out = join(work, `side-by-side-${i}.out`);
         await client.download(result.fileId, out);
