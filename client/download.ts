@@ -292,14 +292,13 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
     const present = Array.from({ length: layout.shards }, (_, index) => got.has(index));
     if (await f.pool!.decode(segment, slot, present))
       return ring.segment(slot, layout.plainLength(segment));
-    // The worker rebuilt missing pieces in place but left the ones read untouched; copy
-    // them out for the search below.
-    for (const [index, piece] of got) got.set(index, Buffer.from(piece));
-    // Some piece is wrong. Fetch this segment's piece from every other shard, find k that
-    // decrypt, and retire the shards whose pieces disagree with the rebuilt segment.
+    // Some piece is wrong, and the failed open garbled the slot. Fetch this segment's
+    // piece from every shard still usable, find k that decrypt, and retire the shards
+    // whose pieces disagree with the rebuilt segment.
+    got.clear();
     await Promise.all(
       state.map(async (s, index) => {
-        if (got.has(index) || s === "failed" || s === "bad") return;
+        if (s === "failed" || s === "bad") return;
         const reader = readerFor(index, segment);
         try {
           got.set(index, await reader.piece(segment));

@@ -63,8 +63,10 @@ export class SegmentCipher {
 
   /**
    * Open segment `index` into `out` (at least the plaintext length), returning the bytes
-   * written. `out` must not overlap `sealed`: it holds unverified bytes until the tag
-   * checks out, and a failed open leaves `sealed` intact for another try.
+   * written. `out` holds unverified bytes until the tag checks out: on a throw, ignore it.
+   * `out` may start where `sealed` does (opening in place: each slice is read before its
+   * plaintext is written over it); a failed open then leaves neither the ciphertext nor
+   * a plaintext there. Otherwise `out` must not overlap `sealed`.
    */
   openInto(sealed: Uint8Array, index: number, last: boolean, out: Buffer): number {
     if (sealed.length < TAG_SIZE) {

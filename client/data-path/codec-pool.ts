@@ -104,7 +104,8 @@ export class CodecPool {
 
   /**
    * Rebuild and open segment `index` from the pieces of `slot` marked `present`; the
-   * plaintext lands in the slot's segment region. False when the tag does not verify.
+   * plaintext lands in the slot's segment region. False when the tag does not verify,
+   * and then the slot's data pieces are garbled (opened in place): read them again.
    */
   async decode(index: number, slot: number, present: boolean[]): Promise<boolean> {
     const response = await this.#run({ op: "decode", id: this.#nextId++, index, slot, present });

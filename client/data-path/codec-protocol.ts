@@ -26,7 +26,8 @@ export interface EncodeRequest {
 
 /**
  * Rebuild the missing data pieces of a slot from those `present`, open the segment and
- * put the plaintext in the slot's segment region.
+ * put the plaintext in the slot's segment region (opening in place: when the tag fails,
+ * the slot's data pieces are lost).
  */
 export interface DecodeRequest {
   op: "decode";

@@ -14,8 +14,6 @@ const layout = new FileLayout(init.layout);
 const { slotSize, pieceSize } = init.slots;
 const region = (slot: number, offset: number, length: number) =>
   Buffer.from(init.ring, slot * slotSize + offset, length);
-/** Plaintext of a segment being opened, held here until its tag has verified. */
-const opened = Buffer.allocUnsafe(layout.segmentSize);
 
 /**
  * The data and parity areas of segment `index` in `slot`: the slot itself for full-size
@@ -80,14 +78,12 @@ async function decode(request: Extract<CodecRequest, { op: "decode" }>): Promise
   }
   try {
     await reconstructData(layout.k, layout.m, data, parity, present);
-    const length = cipher.openInto(
-      data.subarray(0, layout.cipherLength(index)),
-      index,
-      layout.isLast(index),
-      opened,
-    );
-    // Verified: the plaintext replaces the pieces at the start of the slot.
-    region(slot, 0, length).set(opened.subarray(0, length));
+    // Opened in place: the data pieces sit at the start of the slot, where the plaintext
+    // goes (for a short last segment, in the compact copy, moved there once verified).
+    // A failed open leaves the data pieces garbled; the caller fetches them again.
+    const sealed = data.subarray(0, layout.cipherLength(index));
+    const length = cipher.openInto(sealed, index, layout.isLast(index), sealed);
+    if (compact) region(slot, 0, length).set(data.subarray(0, length));
     return { id: request.id, opened: true };
   } catch (error) {
     if (isDstoreError(error, "DecryptionError")) return { id: request.id, opened: false };

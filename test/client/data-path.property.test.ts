@@ -146,6 +146,21 @@ describe("SegmentCipher", () => {
     expect(cipher.open(cipher.seal(plain, 5, false), 5, false).equals(plain)).toBe(true);
   });
 
+  it("seals and opens in place, across slice boundaries, as the codec workers do", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 200_000 }), (size) => {
+        const plain = randomBytes(size);
+        const slot = Buffer.alloc(size + 16);
+        plain.copy(slot);
+        expect(cipher.sealInto(slot.subarray(0, size), 3, true, slot)).toBe(size + 16);
+        expect(slot.equals(cipher.seal(plain, 3, true))).toBe(true);
+        expect(cipher.openInto(slot, 3, true, slot)).toBe(size);
+        expect(slot.subarray(0, size).equals(plain)).toBe(true);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
   it.each([
     ["another index", 6, false],
     ["the last-segment flag", 5, true],
