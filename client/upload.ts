@@ -4,7 +4,7 @@ import { getBytes, isError, type Wallet } from "ethers";
 import type { Chain } from "./chain/contracts.ts";
 import { wrapFileKey } from "./crypto/key-wrap.ts";
 import { FILE_KEY_SIZE, SegmentCipher } from "./crypto/segment-cipher.ts";
-import { CodecPool, type PieceRoots } from "./data-path/codec-pool.ts";
+import { CodecPool, defaultWorkers, type PieceRoots } from "./data-path/codec-pool.ts";
 import { openSegmentSource, type SegmentSource } from "./data-path/segment-source.ts";
 import { DstoreError, isDstoreError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
@@ -96,10 +96,12 @@ export async function upload(
   const stored: { target: Target; receipt: SignedReceipt }[] = [];
   let keepShards = false;
   const layout = source.layout;
-  const pool = new CodecPool(fileKey, getBytes(fileId), layout);
+  // While the roots are computed the main thread only reads the file: every core codes.
+  const pool = new CodecPool(fileKey, getBytes(fileId), layout, defaultWorkers(false));
   try {
     checkCoding(layout);
     const roots = await shardRoots(source, pool, options);
+    await pool.resize(defaultWorkers());
     const nodes = (await listNodes(chain, { probe: true })).filter((node) => node.online);
     const plan = planPlacement(
       nodes.map((node) => ({ nodeId: node.nodeId, free: node.free ?? 0 })),

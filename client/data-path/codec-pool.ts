@@ -9,13 +9,16 @@ import { SegmentRing, slotLayoutOf } from "./segment-ring.ts";
 export type PieceRoots = ({ root: Buffer; height: number } | undefined)[];
 
 /**
- * One worker per core but one, at most four. The main thread keeps a core busy with
- * sockets and files (on two cores a 1 GiB put or get ran as fast with one worker as with
- * two, and peaked 55 MiB lower); each worker costs ~35 MiB, and four already code faster
- * than the links a client has to its nodes.
+ * Workers for a pass: `DSTORE_WORKERS` when set; else one per core, at most four, but one
+ * fewer (at least one) when the main thread is busy too, moving a transfer's bytes between
+ * sockets and files. On two cores a 1 GiB put or get ran as fast with one worker as with
+ * two and peaked ~55 MiB lower (a worker costs ~35 MiB), while computing the shard roots,
+ * when the main thread only reads the file, ran twice as fast with two.
  */
-export function defaultWorkers(): number {
-  return Math.max(1, Math.min(4, availableParallelism() - 1));
+export function defaultWorkers(mainThreadBusy = true): number {
+  const chosen = Math.floor(Number(process.env.DSTORE_WORKERS));
+  if (chosen >= 1) return chosen;
+  return Math.max(1, Math.min(4, availableParallelism() - (mainThreadBusy ? 1 : 0)));
 }
 
 type Pending = { resolve: (response: CodecResponse) => void; reject: (error: Error) => void };
@@ -27,14 +30,15 @@ type Pending = { resolve: (response: CodecResponse) => void; reject: (error: Err
  */
 export class CodecPool {
   readonly ring: SegmentRing;
-  readonly #workers: { worker: Worker; busy: number }[] = [];
+  readonly #workerData: CodecWorkerData;
+  #workers: { worker: Worker; busy: number; retired: boolean }[] = [];
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
   #failure: Error | undefined;
   #closing = false;
 
   /**
-   * @param threads Workers to run (default: `DSTORE_WORKERS`, else {@link defaultWorkers}).
+   * @param threads Workers to run (default: {@link defaultWorkers}).
    * @param slots Segments the ring holds (default: one per worker, plus three).
    */
   constructor(
@@ -44,33 +48,49 @@ export class CodecPool {
     threads?: number,
     slots?: number,
   ) {
-    const count = Math.max(1, threads ?? (Number(process.env.DSTORE_WORKERS) || defaultWorkers()));
+    const count = Math.max(1, threads ?? defaultWorkers());
     this.ring = new SegmentRing(slotLayoutOf(layout), slots ?? count + 3);
-    const workerData: CodecWorkerData = {
+    this.#workerData = {
       fileKey,
       fileId,
       layout: { size: layout.size, segmentSize: layout.segmentSize, k: layout.k, m: layout.m },
       ring: this.ring.memory,
       slots: this.ring.layout,
     };
-    for (let i = 0; i < count; i++) {
-      const worker = new Worker(new URL("./codec-worker.ts", import.meta.url), { workerData });
-      const entry = { worker, busy: 0 };
-      worker.on("message", (response: CodecResponse) => {
-        entry.busy--;
-        const pending = this.#pending.get(response.id);
-        this.#pending.delete(response.id);
-        pending?.resolve(response);
-      });
-      worker.on("error", (error) => this.#fail(error));
-      worker.on("exit", (code) => {
-        if (!this.#closing)
-          this.#fail(
-            new DstoreError("IntegrityError", `a codec worker stopped (exit code ${code})`),
-          );
-      });
-      this.#workers.push(entry);
-    }
+    for (let i = 0; i < count; i++) this.#spawn();
+  }
+
+  /**
+   * Run `threads` workers (at least one) from now on: more start at once, and the ones
+   * beyond stop. Call it between passes, with no work pending.
+   */
+  async resize(threads: number): Promise<void> {
+    if (this.#workers.some((entry) => entry.busy > 0))
+      throw new Error("a codec pool resizes only with no work pending");
+    while (this.#workers.length < threads) this.#spawn();
+    const extra = this.#workers.slice(Math.max(1, threads));
+    this.#workers = this.#workers.slice(0, Math.max(1, threads));
+    for (const entry of extra) entry.retired = true;
+    await Promise.all(extra.map(({ worker }) => worker.terminate()));
+  }
+
+  #spawn(): void {
+    const worker = new Worker(new URL("./codec-worker.ts", import.meta.url), {
+      workerData: this.#workerData,
+    });
+    const entry = { worker, busy: 0, retired: false };
+    worker.on("message", (response: CodecResponse) => {
+      entry.busy--;
+      const pending = this.#pending.get(response.id);
+      this.#pending.delete(response.id);
+      pending?.resolve(response);
+    });
+    worker.on("error", (error) => this.#fail(error));
+    worker.on("exit", (code) => {
+      if (!this.#closing && !entry.retired)
+        this.#fail(new DstoreError("IntegrityError", `a codec worker stopped (exit code ${code})`));
+    });
+    this.#workers.push(entry);
   }
 
   /** Segments worth having in flight to keep every worker busy. */
