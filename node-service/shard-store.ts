@@ -42,6 +42,12 @@ export interface Reservation {
 const WRITE_CHUNK = 1024 * 1024;
 const SEND_CHUNK = 256 * 1024;
 const LEAF_BATCH = 2048;
+/**
+ * Bytes of a shard written between early flushes to disk. Without them the kernel holds a
+ * whole shard in dirty pages until the final fsync, and every node of a put then waits
+ * for its disk at the same moment, with the CPU idle (a 1 GiB put spent ~1 s so).
+ */
+const FLUSH_EVERY = 16 * 1024 * 1024;
 
 /**
  * The shards a node keeps, on disk under its data directory only:
@@ -300,6 +306,21 @@ export class ShardStore {
         if (filled === batch.length) flushLeaves();
       });
       let received = 0;
+      // Write-back starts while the shard still arrives: a datasync every FLUSH_EVERY
+      // bytes, one at a time, never awaited here; the final fsync below is the one that
+      // makes the shard durable.
+      const data = await open(dataTmp, "wx");
+      let unflushed = 0;
+      let flushing: Promise<void> | undefined;
+      const flushEarly = () => {
+        unflushed = 0;
+        flushing = data
+          .datasync()
+          .catch(() => {})
+          .finally(() => {
+            flushing = undefined;
+          });
+      };
       const hasher = new Transform({
         transform(chunk: Buffer, _encoding, done) {
           received += chunk.length;
@@ -313,14 +334,21 @@ export class ShardStore {
             return;
           }
           builder.update(chunk);
+          unflushed += chunk.length;
+          if (unflushed >= FLUSH_EVERY && !flushing) flushEarly();
           done(null, chunk);
         },
+        flush(done) {
+          // No early flush may still run when the file's final fsync and close come.
+          Promise.resolve(flushing).then(() => done(), done);
+        },
       });
-      // `flush` fsyncs the file before the stream closes, and the pipeline waits for that.
+      // The stream fsyncs the file (`flush`) and closes it before the pipeline settles; a
+      // FileHandle's close waits for any datasync still running on it.
       await pipeline(
         body as NodeJS.ReadableStream,
         hasher,
-        createWriteStream(dataTmp, { flags: "wx", flush: true, highWaterMark: WRITE_CHUNK }),
+        createWriteStream("", { fd: data, flush: true, highWaterMark: WRITE_CHUNK }),
       );
       if (received !== size) {
         throw new NodeServiceError(
