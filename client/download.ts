@@ -292,7 +292,7 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
     const present = Array.from({ length: layout.shards }, (_, index) => got.has(index));
     if (await f.pool!.decode(segment, slot, present))
       return ring.segment(slot, layout.plainLength(segment));
-    // Some piece is wrong, and the failed open garbled the slot. Fetch this segment's
+    // Some piece is wrong, and the failed open zeroed the slot. Fetch this segment's
     // piece from every shard still usable, find k that decrypt, and retire the shards
     // whose pieces disagree with the rebuilt segment.
     got.clear();

@@ -28,7 +28,8 @@ export interface UploadOptions {
   segmentSize?: number;
   /**
    * Name kept (encrypted) with the file; listed by `list()` and used by `download()`
-   * (default: the file's own name when the input is a path, none for a stream).
+   * (default: the file's own name when the input is a path, none for a stream; "" for
+   * none).
    */
   name?: string;
   onProgress?: ProgressListener;
@@ -485,8 +486,9 @@ function requireWallet(chain: Chain): Wallet {
   return chain.wallet;
 }
 
+/** An empty name is no name. */
 function nameOf(name: string | undefined): { name?: string } {
-  return name === undefined ? {} : { name };
+  return name ? { name } : {};
 }
 
 /** The revert reason or RPC message of a failed transaction, on one line. */

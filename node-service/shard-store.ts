@@ -307,16 +307,19 @@ export class ShardStore {
       });
       let received = 0;
       // Write-back starts while the shard still arrives: a datasync every FLUSH_EVERY
-      // bytes, one at a time, never awaited here; the final fsync below is the one that
-      // makes the shard durable.
+      // bytes, one at a time, not waited for here. Its error fails the upload: the kernel
+      // reports a write-back error once per open file, so the final fsync would not.
       const data = await open(dataTmp, "wx");
       let unflushed = 0;
       let flushing: Promise<void> | undefined;
+      let flushError: unknown;
       const flushEarly = () => {
         unflushed = 0;
         flushing = data
           .datasync()
-          .catch(() => {})
+          .catch((error: unknown) => {
+            flushError ??= error;
+          })
           .finally(() => {
             flushing = undefined;
           });
@@ -333,6 +336,10 @@ export class ShardStore {
             );
             return;
           }
+          if (flushError) {
+            done(flushError as Error);
+            return;
+          }
           builder.update(chunk);
           unflushed += chunk.length;
           if (unflushed >= FLUSH_EVERY && !flushing) flushEarly();
@@ -340,7 +347,7 @@ export class ShardStore {
         },
         flush(done) {
           // No early flush may still run when the file's final fsync and close come.
-          Promise.resolve(flushing).then(() => done(), done);
+          Promise.resolve(flushing).then(() => done(flushError as Error | undefined), done);
         },
       });
       // The stream fsyncs the file (`flush`) and closes it before the pipeline settles; a

@@ -63,10 +63,10 @@ export class SegmentCipher {
 
   /**
    * Open segment `index` into `out` (at least the plaintext length), returning the bytes
-   * written. `out` holds unverified bytes until the tag checks out: on a throw, ignore it.
-   * `out` may start where `sealed` does (opening in place: each slice is read before its
-   * plaintext is written over it); a failed open then leaves neither the ciphertext nor
-   * a plaintext there. Otherwise `out` must not overlap `sealed`.
+   * written. A failed open zeroes what it wrote, so no unverified plaintext stays in
+   * `out`. `out` may start where `sealed` does (opening in place: each slice is read
+   * before its plaintext is written over it; a failed open then leaves zeros where the
+   * ciphertext was). Otherwise `out` must not overlap `sealed`.
    */
   openInto(sealed: Uint8Array, index: number, last: boolean, out: Buffer): number {
     if (sealed.length < TAG_SIZE) {
@@ -75,14 +75,15 @@ export class SegmentCipher {
     const decipher = createDecipheriv("aes-256-gcm", this.#key, nonceOf(index, last));
     const body = sealed.subarray(0, sealed.length - TAG_SIZE);
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG_SIZE));
+    let written = 0;
     try {
-      let written = 0;
       for (let at = 0; at < body.length; at += SLICE) {
         written += decipher.update(body.subarray(at, at + SLICE)).copy(out, written);
       }
       written += decipher.final().copy(out, written);
       return written;
     } catch (cause) {
+      out.fill(0, 0, written);
       throw new DstoreError("DecryptionError", `segment ${index} failed authentication`, { cause });
     }
   }

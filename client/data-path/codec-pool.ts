@@ -95,7 +95,8 @@ export class CodecPool {
 
   /** Segments worth having in flight to keep every worker busy. */
   get depth(): number {
-    return this.#workers.length + 1;
+    // At least two slots stay free: one being filled, one being written out or sent.
+    return Math.max(1, Math.min(this.#workers.length + 1, this.ring.slots - 2));
   }
 
   /**
@@ -125,7 +126,7 @@ export class CodecPool {
   /**
    * Rebuild and open segment `index` from the pieces of `slot` marked `present`; the
    * plaintext lands in the slot's segment region. False when the tag does not verify,
-   * and then the slot's data pieces are garbled (opened in place): read them again.
+   * and then the slot's data pieces are zeros (opened in place): read them again.
    */
   async decode(index: number, slot: number, present: boolean[]): Promise<boolean> {
     const response = await this.#run({ op: "decode", id: this.#nextId++, index, slot, present });

@@ -80,7 +80,7 @@ async function decode(request: Extract<CodecRequest, { op: "decode" }>): Promise
     await reconstructData(layout.k, layout.m, data, parity, present);
     // Opened in place: the data pieces sit at the start of the slot, where the plaintext
     // goes (for a short last segment, in the compact copy, moved there once verified).
-    // A failed open leaves the data pieces garbled; the caller fetches them again.
+    // A failed open leaves zeros there; the caller fetches the pieces again.
     const sealed = data.subarray(0, layout.cipherLength(index));
     const length = cipher.openInto(sealed, index, layout.isLast(index), sealed);
     if (compact) region(slot, 0, length).set(data.subarray(0, length));

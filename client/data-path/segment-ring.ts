@@ -29,11 +29,14 @@ export function slotLayoutOf(layout: FileLayout): SlotLayout {
 export class SegmentRing {
   readonly memory: SharedArrayBuffer;
   readonly layout: SlotLayout;
+  /** Slots in the ring. */
+  readonly slots: number;
   readonly #free: number[];
   readonly #waiting: ((slot: number) => void)[] = [];
 
   constructor(layout: SlotLayout, slots: number) {
     this.layout = layout;
+    this.slots = slots;
     this.memory = new SharedArrayBuffer(layout.slotSize * slots);
     this.#free = Array.from({ length: slots }, (_, i) => i);
   }

@@ -29,7 +29,7 @@ describe("CodecPool", () => {
 
   it("keeps coding after it grows and shrinks between passes", async () => {
     const plain = randomBytes(layout.size);
-    const pool = new CodecPool(fileKey, fileId, layout, 1);
+    const pool = new CodecPool(fileKey, fileId, layout, 1, 6);
     try {
       await pool.resize(3);
       expect(pool.depth).toBe(4);
@@ -39,6 +39,17 @@ describe("CodecPool", () => {
       await pool.resize(1);
       expect(pool.depth).toBe(2);
       expect((await roundTrip(pool, plain, 1)).equals(plain.subarray(65_520, 131_040))).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("never keeps more segments in flight than its ring can hold with two slots free", async () => {
+    const pool = new CodecPool(fileKey, fileId, layout, 1);
+    try {
+      expect(pool.ring.slots).toBe(4);
+      await pool.resize(4);
+      expect(pool.depth).toBe(2);
     } finally {
       await pool.close();
     }

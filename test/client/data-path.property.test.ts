@@ -161,6 +161,15 @@ describe("SegmentCipher", () => {
     );
   });
 
+  it("leaves zeros, not unverified plaintext, where a failed open wrote", () => {
+    const slot = cipher.seal(randomBytes(200_000), 4, false);
+    slot[10] = (slot[10]! + 1) % 256;
+    expect(() => cipher.openInto(slot, 4, false, slot)).toThrow(
+      expect.objectContaining({ name: "DecryptionError" }),
+    );
+    expect(slot.subarray(0, 200_000).every((byte) => byte === 0)).toBe(true);
+  });
+
   it.each([
     ["another index", 6, false],
     ["the last-segment flag", 5, true],
