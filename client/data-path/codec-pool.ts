@@ -31,7 +31,7 @@ type Pending = { resolve: (response: CodecResponse) => void; reject: (error: Err
 export class CodecPool {
   readonly ring: SegmentRing;
   readonly #workerData: CodecWorkerData;
-  #workers: { worker: Worker; busy: number; retired: boolean }[] = [];
+  readonly #workers: { worker: Worker; busy: number; retired: boolean }[] = [];
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
   #failure: Error | undefined;
@@ -67,9 +67,9 @@ export class CodecPool {
   async resize(threads: number): Promise<void> {
     if (this.#workers.some((entry) => entry.busy > 0))
       throw new Error("a codec pool resizes only with no work pending");
-    while (this.#workers.length < threads) this.#spawn();
-    const extra = this.#workers.slice(Math.max(1, threads));
-    this.#workers = this.#workers.slice(0, Math.max(1, threads));
+    const count = Math.max(1, threads);
+    while (this.#workers.length < count) this.#spawn();
+    const extra = this.#workers.splice(count);
     for (const entry of extra) entry.retired = true;
     await Promise.all(extra.map(({ worker }) => worker.terminate()));
   }
