@@ -17,6 +17,7 @@ export type DstoreErrorName =
   | "InvalidArgument"
   | "FileNotFound"
   | "OutputExists"
+  | "OutputError"
   | "NotEnoughNodes"
   | "NotEnoughShards"
   | "IntegrityError"

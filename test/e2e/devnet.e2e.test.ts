@@ -1,12 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FileId, shardIdOf } from "../../client/protocol/shard-id.ts";
 import { runCli } from "../helpers/cli.ts";
 import { type DevnetProcess, startDevnetProcess } from "../helpers/devnet.ts";
+import { mountTmpfs } from "../helpers/tmpfs.ts";
 
 // The product as a user meets it: `npm start` (dstore devnet), then the dstore CLI.
 describe("dstore devnet and the CLI, end to end", () => {
@@ -108,6 +109,21 @@ describe("dstore devnet and the CLI, end to end", () => {
     const forced = await runCli(["get", fileId, "-o", into, "--force"], env());
     expect(forced.code).toBe(0);
   });
+
+  it("fails with one line and leaves nothing behind when the output's disk fills up", async () => {
+    // Several segments, so the disk fills while later segments are still being fetched.
+    const fileId = await put("too-big.bin", randomBytes(13 * 2 ** 20));
+    const disk = mountTmpfs("6m");
+    try {
+      const result = await runCli(["get", fileId, "-o", join(disk.dir, "too-big.bin")], env());
+      expect(result.code).not.toBe(0);
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+      expect(result.stderr).toMatch(/writing .*too-big\.bin failed: .*ENOSPC/);
+      expect(await readdir(disk.dir)).toEqual([]);
+    } finally {
+      disk.unmount();
+    }
+  }, 60_000);
 
   it("returns identical bytes when a shard on a node's disk is corrupted", async () => {
     const data = randomBytes(9 * 2 ** 20);
