@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { SegmentCipher } from "../../client/crypto/segment-cipher.ts";
 import { openSegmentSource, type SegmentSource } from "../../client/data-path/segment-source.ts";
+import { removeTempDirs, tempDir } from "../helpers/data-dir.ts";
 
 /** Every segment of a source, sealed (as the upload pipeline sees them). */
 async function sealedSegments(source: SegmentSource, cipher: SegmentCipher): Promise<Buffer[]> {
@@ -24,12 +24,13 @@ async function sealedSegments(source: SegmentSource, cipher: SegmentCipher): Pro
 }
 
 describe("segment sources", () => {
+  afterAll(removeTempDirs);
   const cipher = new SegmentCipher(randomBytes(32), randomBytes(32));
 
   it.each([0, 1, 999, 1000, 1001, 4567])(
     "give the same sealed segments for a %i-byte file and stream, on every pass",
     async (size) => {
-      const dir = await mkdtemp(join(tmpdir(), "dstore-src-"));
+      const dir = await tempDir("dstore-src-");
       const data = randomBytes(size);
       const path = join(dir, "file");
       await writeFile(path, data);
@@ -57,7 +58,7 @@ describe("segment sources", () => {
   );
 
   it("keeps no plaintext in the spool file of a stream", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "dstore-src-"));
+    const dir = await tempDir("dstore-src-");
     const data = Buffer.alloc(5000, "plaintext!");
     const source = await openSegmentSource(Readable.from([data]), {
       cipher,
@@ -72,7 +73,7 @@ describe("segment sources", () => {
   });
 
   it("fails with InvalidArgument when the file changes between passes", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "dstore-src-"));
+    const dir = await tempDir("dstore-src-");
     const path = join(dir, "file");
     await writeFile(path, randomBytes(3000));
     const source = await openSegmentSource(path, { cipher, segmentSize: 1000, k: 2, m: 1 });

@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FileId, shardIdOf } from "../../client/protocol/shard-id.ts";
 import { runCli } from "../helpers/cli.ts";
+import { removeTempDirs, tempDir } from "../helpers/data-dir.ts";
 import { type DevnetProcess, startDevnetProcess } from "../helpers/devnet.ts";
 import { mountTmpfs } from "../helpers/tmpfs.ts";
 
@@ -34,13 +34,14 @@ describe("dstore devnet and the CLI, end to end", () => {
   }
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "dstore-devnet-"));
-    work = await mkdtemp(join(tmpdir(), "dstore-work-"));
+    dir = await tempDir("dstore-devnet-");
+    work = await tempDir("dstore-work-");
     devnet = await startDevnetProcess(dir);
   }, 180_000);
 
   afterAll(async () => {
     await devnet?.stop();
+    await removeTempDirs();
   });
 
   it("starts a chain and 6 registered nodes and writes devnet.json", () => {
@@ -98,7 +99,7 @@ describe("dstore devnet and the CLI, end to end", () => {
   it("writes a file under its stored name into a folder and refuses to overwrite it", async () => {
     const data = randomBytes(1000);
     const fileId = await put("named.txt", data);
-    const into = await mkdtemp(join(tmpdir(), "dstore-into-"));
+    const into = await tempDir("dstore-into-");
     const first = await runCli(["get", fileId, "-o", into], env());
     expect(first.code).toBe(0);
     expect((await readFile(join(into, "named.txt"))).equals(data)).toBe(true);
@@ -187,7 +188,7 @@ describe("dstore devnet and the CLI, end to end", () => {
   }, 180_000);
 
   it("lists and fetches every file from an empty home with only the key, RPC URL and addresses", async () => {
-    const empty = await mkdtemp(join(tmpdir(), "dstore-empty-home-"));
+    const empty = await tempDir("dstore-empty-home-");
     const { info } = devnet;
     const keyOnly = {
       HOME: empty,

@@ -1,14 +1,14 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { devAccount } from "../../client/devnet/devnet.ts";
 import { DstoreClient } from "../../client/dstore-client.ts";
 import { nodeStatus } from "../../client/node-client.ts";
 import { CLI, type NodeProcess, runCli, startNodeProcess } from "../helpers/cli.ts";
+import { removeTempDirs, tempDir } from "../helpers/data-dir.ts";
 import { type LocalChain, startLocalChain } from "../helpers/local-chain.ts";
 import { freePort } from "../helpers/ports.ts";
 
@@ -45,7 +45,7 @@ describe("faults: nodes lost during upload and download", () => {
 
   beforeAll(async () => {
     chain = await startLocalChain();
-    work = await mkdtemp(join(tmpdir(), "dstore-faults-"));
+    work = await tempDir("dstore-faults-");
     env = {
       ...chain.env,
       DSTORE_PRIVATE_KEY: devAccount(0).privateKey,
@@ -53,7 +53,7 @@ describe("faults: nodes lost during upload and download", () => {
     };
     for (let i = 0; i < NODES; i++) {
       ports.push(await freePort());
-      dirs.push(await mkdtemp(join(tmpdir(), `dstore-node-${i}-`)));
+      dirs.push(await tempDir(`dstore-node-${i}-`));
     }
     nodes.push(
       ...(await Promise.all(
@@ -71,6 +71,7 @@ describe("faults: nodes lost during upload and download", () => {
   afterAll(async () => {
     await Promise.all(nodes.map((node) => node.stop()));
     await chain?.stop();
+    await removeTempDirs();
   });
 
   it("stores the file when m nodes die during the upload, replacing them", async () => {
@@ -125,7 +126,7 @@ describe("faults: nodes lost during upload and download", () => {
   it("fails with one clear line and leaves no file when more than m nodes are down", async () => {
     const { fileId, placements } = await put(randomBytes(3 * 2 ** 20));
     await Promise.all(placements.slice(0, 3).map((id) => byNodeId(id).stop()));
-    const folder = await mkdtemp(join(tmpdir(), "dstore-out-"));
+    const folder = await tempDir("dstore-out-");
     const out = join(folder, "never.out");
     const get = await runCli(["get", fileId, "-o", out], env);
     expect(get.code).not.toBe(0);

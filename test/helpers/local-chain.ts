@@ -1,4 +1,4 @@
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JsonRpcProvider } from "ethers";
@@ -14,6 +14,7 @@ export interface LocalChain {
   fromBlock: number;
   /** Environment that points the CLI and nodes at this chain. */
   env: Record<string, string>;
+  /** Stop the chain and remove its folder. */
   stop(): Promise<void>;
 }
 
@@ -40,8 +41,15 @@ export async function startLocalChain(host = "127.0.0.1"): Promise<LocalChain> {
         DSTORE_NODE_REGISTRY: contracts.nodeRegistry,
         DSTORE_FROM_BLOCK: String(contracts.fromBlock),
       },
-      stop: chain.stop,
+      stop: async () => {
+        await chain.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
     };
+  } catch (error) {
+    await chain.stop();
+    await rm(dir, { recursive: true, force: true });
+    throw error;
   } finally {
     provider.destroy();
   }
