@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, open, rm } from "node:fs/promises";
 import { createServer, request } from "node:http";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -153,6 +153,27 @@ export async function measureStages(
       total,
       await timeRuns(runs, () => writeFile(fresh("new"))),
       "1 GiB new file per run, as the shard store writes (1 MiB buffer, fsync); files kept",
+    );
+    // A get writes one file; how fast can one file take new data from every core at once?
+    const writers = availableParallelism();
+    record(
+      "disk write + fsync, new data, one file, every core",
+      total,
+      await timeRuns(runs, async () => {
+        const file = await open(fresh("shared"), "wx");
+        try {
+          await Promise.all(
+            Array.from({ length: writers }, async (_, writer) => {
+              for (let at = writer * 4 * MiB; at < total; at += writers * 4 * MiB)
+                await file.write(shard, 0, 4 * MiB, at);
+            }),
+          );
+          await file.sync();
+        } finally {
+          await file.close();
+        }
+      }),
+      `1 GiB new file per run, ${writers} threads writing 4 MiB blocks of it at once, fsync`,
     );
     await rm(dir, { recursive: true });
     await mkdir(dir);
