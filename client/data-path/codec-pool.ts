@@ -2,7 +2,12 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { DstoreError } from "../errors.ts";
 import type { FileLayout } from "../protocol/layout.ts";
-import type { CodecRequest, CodecResponse, CodecWorkerData } from "./codec-protocol.ts";
+import {
+  CODEC_READY,
+  type CodecRequest,
+  type CodecResponse,
+  type CodecWorkerData,
+} from "./codec-protocol.ts";
 import { SegmentRing, slotLayoutOf } from "./segment-ring.ts";
 
 /** Per piece: the Merkle root of its 2^height leaves, or undefined if not on the grid. */
@@ -23,6 +28,14 @@ export function defaultWorkers(mainThreadBusy = true): number {
 
 type Pending = { resolve: (response: CodecResponse) => void; reject: (error: Error) => void };
 
+interface Entry {
+  worker: Worker;
+  busy: number;
+  retired: boolean;
+  /** Settles when the worker has loaded its modules (or has failed or exited). */
+  ready: Promise<void>;
+}
+
 /**
  * Worker threads that do a file's CPU work (AES-GCM, Reed-Solomon, SHA-256) on segments
  * held in a {@link SegmentRing} they share with the main thread, so the main thread only
@@ -31,7 +44,7 @@ type Pending = { resolve: (response: CodecResponse) => void; reject: (error: Err
 export class CodecPool {
   readonly ring: SegmentRing;
   readonly #workerData: CodecWorkerData;
-  readonly #workers: { worker: Worker; busy: number; retired: boolean }[] = [];
+  readonly #workers: Entry[] = [];
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
   #failure: Error | undefined;
@@ -71,26 +84,50 @@ export class CodecPool {
     while (this.#workers.length < count) this.#spawn();
     const extra = this.#workers.splice(count);
     for (const entry of extra) entry.retired = true;
-    await Promise.all(extra.map(({ worker }) => worker.terminate()));
+    await this.#stop(extra);
   }
 
   #spawn(): void {
     const worker = new Worker(new URL("./codec-worker.ts", import.meta.url), {
       workerData: this.#workerData,
     });
-    const entry = { worker, busy: 0, retired: false };
-    worker.on("message", (response: CodecResponse) => {
+    let settle = () => {};
+    const entry: Entry = {
+      worker,
+      busy: 0,
+      retired: false,
+      ready: new Promise<void>((resolve) => (settle = resolve)),
+    };
+    worker.on("message", (response: CodecResponse | typeof CODEC_READY) => {
+      if (response === CODEC_READY) {
+        settle();
+        return;
+      }
       entry.busy--;
       const pending = this.#pending.get(response.id);
       this.#pending.delete(response.id);
       pending?.resolve(response);
     });
-    worker.on("error", (error) => this.#fail(error));
+    worker.on("error", (error) => {
+      settle();
+      this.#fail(error);
+    });
     worker.on("exit", (code) => {
+      settle();
       if (!this.#closing && !entry.retired)
         this.#fail(new DstoreError("IntegrityError", `a codec worker stopped (exit code ${code})`));
     });
     this.#workers.push(entry);
+  }
+
+  /** Stop workers, each once it has started: stopping one mid-start can abort the process. */
+  async #stop(entries: Entry[]): Promise<void> {
+    await Promise.all(
+      entries.map(async ({ worker, ready }) => {
+        await ready;
+        await worker.terminate();
+      }),
+    );
   }
 
   /** Segments worth having in flight to keep every worker busy. */
@@ -137,7 +174,7 @@ export class CodecPool {
   async close(): Promise<void> {
     this.#closing = true;
     this.#fail(new DstoreError("IntegrityError", "the codec pool was closed"));
-    await Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
+    await this.#stop(this.#workers);
   }
 
   #run(request: CodecRequest): Promise<CodecResponse> {

@@ -39,6 +39,12 @@ export interface DecodeRequest {
 
 export type CodecRequest = EncodeRequest | DecodeRequest;
 
+/**
+ * What a worker posts once, when its modules are loaded: only then may it be stopped
+ * (stopping it while a native addon initialises aborts the whole process).
+ */
+export const CODEC_READY = "ready";
+
 /** A worker's answer. */
 export type CodecResponse =
   | { id: number; roots?: ({ root: Uint8Array; height: number } | null)[] }

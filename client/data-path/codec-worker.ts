@@ -4,7 +4,12 @@ import { encodeParity, reconstructData } from "../erasure/reed-solomon.ts";
 import { isDstoreError } from "../errors.ts";
 import { FileLayout } from "../protocol/layout.ts";
 import { alignedSubtreeRoot } from "../protocol/merkle.ts";
-import type { CodecRequest, CodecResponse, CodecWorkerData } from "./codec-protocol.ts";
+import {
+  CODEC_READY,
+  type CodecRequest,
+  type CodecResponse,
+  type CodecWorkerData,
+} from "./codec-protocol.ts";
 
 // One worker of a CodecPool: seals and erasure-codes segments (with the Merkle subtree
 // root of every aligned piece), or rebuilds and opens them, in slots of the shared ring.
@@ -101,3 +106,4 @@ parentPort!.on("message", (request: CodecRequest) => {
       }),
   );
 });
+parentPort!.postMessage(CODEC_READY);

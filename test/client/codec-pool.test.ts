@@ -44,6 +44,23 @@ describe("CodecPool", () => {
     }
   });
 
+  it("stops workers that are still starting without bringing the process down", async () => {
+    // A worker stopped while its native Reed-Solomon addon loads used to abort the whole
+    // process (an assertion in the addon): a tiny upload shrinks its pool at once.
+    for (let round = 0; round < 8; round++) {
+      const pool = new CodecPool(fileKey, fileId, layout, 3);
+      await pool.resize(1);
+      await pool.close();
+    }
+    const pool = new CodecPool(fileKey, fileId, layout, 2);
+    try {
+      const plain = randomBytes(layout.size);
+      expect((await roundTrip(pool, plain, 0)).equals(plain.subarray(0, 65_520))).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it("never keeps more segments in flight than its ring can hold with two slots free", async () => {
     const pool = new CodecPool(fileKey, fileId, layout, 1);
     try {
