@@ -349,7 +349,7 @@ every core" stage above, ${fmt(getSerial.mbps)} MB/s against ${fmt(rate("disk wr
 Every byte the data path writes to disk is new data (the shards a node stores, the file a
 get writes), so the disk stage is the new-data one: ${fmt(rate("disk write + fsync, new data") / 1e6)} MB/s, against
 ${fmt(rate("disk write + fsync, rewrite") / 1e6)} MB/s for a rewrite into pages just freed (see bench/README.md). With the
-rewrite figure the ceilings would be ${fmt(putCeilingRewrite)} MB/s for put and ${fmt(getCeilingRewrite)} MB/s for get.
+rewrite figure, cores / Σ would give ${fmt(putCeilingRewrite)} MB/s for put and ${fmt(getCeilingRewrite)} MB/s for get.
 
 ## Every size
 
