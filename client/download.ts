@@ -9,6 +9,7 @@ import { SegmentCipher } from "./crypto/segment-cipher.ts";
 import { CodecPool } from "./data-path/codec-pool.ts";
 import { recoverSegment } from "./data-path/segment-recovery.ts";
 import { ShardReader } from "./data-path/shard-reader.ts";
+import { writeAll } from "./data-path/write-all.ts";
 import { DstoreError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { getNodeView } from "./nodes.ts";
@@ -111,7 +112,7 @@ export async function download(
         cause,
       });
     badShards = await fetchInto(fetch, async (plain) => {
-      await out.write(plain).catch((cause) => Promise.reject(writing(cause)));
+      await writeAll(out, plain).catch((cause) => Promise.reject(writing(cause)));
     });
     await out.sync().catch((cause) => Promise.reject(writing(cause)));
     await out.close();
@@ -190,6 +191,8 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
   // was authenticated by its segment's AES-GCM tag.
   const ring = f.pool!.ring;
   let writing: Promise<void> = Promise.resolve();
+  // Set when writing failed: the loop stops, and this error is the one reported.
+  let failed: { error: unknown } | undefined;
   let stopped = false;
   const writeOut = (slot: number, plain: Promise<Buffer>) => {
     // Its failure is taken up below, in turn; it must not go unhandled meanwhile.
@@ -204,9 +207,12 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
         written += bytes.length;
         options.onProgress?.({ phase: "fetch", done: written, total: layout.size });
       } catch (error) {
+        failed ??= { error };
         stopped = true;
         throw error;
       } finally {
+        // A worker (or the corruption search) may still be using the slot: wait for it.
+        await plain.catch(() => {});
         ring.release(slot);
       }
     })();
@@ -217,6 +223,10 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
     for (let segment = 0; segment < layout.segments && !stopped; segment++) {
       options.signal?.throwIfAborted();
       const slot = await ring.acquire();
+      if (stopped) {
+        ring.release(slot);
+        break;
+      }
       const started = Date.now();
       let pieces: Map<number, Buffer>;
       try {
@@ -229,6 +239,8 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
       writeOut(slot, open_(segment, slot, pieces));
     }
     await writing;
+  } catch (error) {
+    throw failed ? failed.error : error;
   } finally {
     stopped = true;
     for (const index of [...readers.keys()]) retire(index, "idle");

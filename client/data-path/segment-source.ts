@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { SegmentCipher } from "../crypto/segment-cipher.ts";
 import { DstoreError } from "../errors.ts";
 import { FileLayout, TAG_SIZE } from "../protocol/layout.ts";
+import { writeAll } from "./write-all.ts";
 
 /**
  * A file's segments by index, readable in any order and more than once: an upload reads
@@ -102,7 +103,7 @@ async function spoolSource(
     let current = Buffer.allocUnsafe(o.segmentSize);
     let filled = 0;
     const flush = async (segment: Buffer, last: boolean) => {
-      await out.write(o.cipher.seal(segment, index++, last));
+      await writeAll(out, o.cipher.seal(segment, index++, last));
     };
     for await (const chunk of input) {
       let offset = 0;

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { SegmentCipher } from "../../client/crypto/segment-cipher.ts";
 import { openSegmentSource, type SegmentSource } from "../../client/data-path/segment-source.ts";
 import { removeTempDirs, tempDir } from "../helpers/data-dir.ts";
+import { mountTmpfs } from "../helpers/tmpfs.ts";
 
 /** Every segment of a source, sealed (as the upload pipeline sees them). */
 async function sealedSegments(source: SegmentSource, cipher: SegmentCipher): Promise<Buffer[]> {
@@ -70,6 +71,27 @@ describe("segment sources", () => {
     const [spool] = (await readdir(dir)).filter((name) => name.startsWith("dstore-spool-"));
     expect((await readFile(join(dir, spool!))).includes(Buffer.from("plaintext!"))).toBe(false);
     await source.close();
+  });
+
+  it("fails and keeps no spool when the spool's disk fills in its last segment", async () => {
+    // Three 300 KB segments fit a 1 MiB disk; the last one's write takes fewer bytes than
+    // asked without an error, and only a further write would fail.
+    const disk = mountTmpfs("1m");
+    try {
+      const stream = Readable.from([randomBytes(1_100_000)]);
+      await expect(
+        openSegmentSource(stream, {
+          cipher,
+          segmentSize: 300_000,
+          k: 2,
+          m: 1,
+          spoolDir: disk.dir,
+        }),
+      ).rejects.toThrow();
+      expect(await readdir(disk.dir)).toEqual([]);
+    } finally {
+      disk.unmount();
+    }
   });
 
   it("fails with InvalidArgument when the file changes between passes", async () => {
