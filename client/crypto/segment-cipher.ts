@@ -7,6 +7,8 @@ export const FILE_KEY_SIZE = 32;
 
 const NONCE_SIZE = 12;
 const SLICE = 64 * 1024;
+/** Whether this runtime can free a buffer's memory before the collector does (Node ≥ 21). */
+const CAN_FREE = typeof ArrayBuffer.prototype.transfer === "function";
 const HKDF_INFO = Buffer.from("dstore/v1/segment-key");
 
 /**
@@ -95,8 +97,15 @@ export class SegmentCipher {
  */
 function moveInto(chunk: Buffer, out: Buffer, at: number): number {
   const copied = chunk.copy(out, at);
-  if (chunk.byteOffset === 0 && chunk.buffer.byteLength === chunk.length && chunk.length > 0)
-    (chunk.buffer as ArrayBuffer).transfer(0);
+  const memory = chunk.buffer;
+  if (
+    CAN_FREE &&
+    memory instanceof ArrayBuffer &&
+    chunk.byteOffset === 0 &&
+    memory.byteLength === chunk.length &&
+    chunk.length > 0
+  )
+    memory.transfer(0);
   return copied;
 }
 

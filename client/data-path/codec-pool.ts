@@ -26,6 +26,9 @@ export function defaultWorkers(mainThreadBusy = true): number {
   return Math.max(1, Math.min(4, availableParallelism() - (mainThreadBusy ? 1 : 0)));
 }
 
+/** Most ms a worker is given to start before it is stopped anyway. */
+const START_LIMIT = 10_000;
+
 type Pending = { resolve: (response: CodecResponse) => void; reject: (error: Error) => void };
 
 interface Entry {
@@ -120,11 +123,19 @@ export class CodecPool {
     this.#workers.push(entry);
   }
 
-  /** Stop workers, each once it has started: stopping one mid-start can abort the process. */
+  /**
+   * Stop workers, each once it has started (stopping one mid-start can abort the
+   * process), or after {@link START_LIMIT} ms if it never says it has.
+   */
   async #stop(entries: Entry[]): Promise<void> {
     await Promise.all(
       entries.map(async ({ worker, ready }) => {
-        await ready;
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          ready,
+          new Promise<void>((resolve) => (timer = setTimeout(resolve, START_LIMIT))),
+        ]);
+        clearTimeout(timer);
         await worker.terminate();
       }),
     );
