@@ -173,7 +173,7 @@ export async function measureStages(
           await file.close();
         }
       }),
-      `1 GiB new file per run, ${writers} threads writing 4 MiB blocks of it at once, fsync`,
+      `1 GiB new file per run, ${writers} writes of 4 MiB blocks to it in flight at once, fsync`,
     );
     await rm(dir, { recursive: true });
     await mkdir(dir);

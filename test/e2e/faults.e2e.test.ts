@@ -69,9 +69,12 @@ describe("faults: nodes lost during upload and download", () => {
   }, 60_000);
 
   afterAll(async () => {
-    await Promise.all(nodes.map((node) => node.stop()));
-    await chain?.stop();
-    await removeTempDirs();
+    try {
+      await Promise.all(nodes.map((node) => node.stop()));
+      await chain?.stop();
+    } finally {
+      await removeTempDirs();
+    }
   });
 
   it("stores the file when m nodes die during the upload, replacing them", async () => {

@@ -25,6 +25,9 @@ export async function startLocalChain(host = "127.0.0.1"): Promise<LocalChain> {
     host,
     port: await freePort(host),
     logFile: join(dir, "chain.log"),
+  }).catch(async (error: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
   });
   const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { staticNetwork: true });
   try {
@@ -42,12 +45,15 @@ export async function startLocalChain(host = "127.0.0.1"): Promise<LocalChain> {
         DSTORE_FROM_BLOCK: String(contracts.fromBlock),
       },
       stop: async () => {
-        await chain.stop();
-        await rm(dir, { recursive: true, force: true });
+        try {
+          await chain.stop();
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
       },
     };
   } catch (error) {
-    await chain.stop();
+    await chain.stop().catch(() => {});
     await rm(dir, { recursive: true, force: true });
     throw error;
   } finally {
