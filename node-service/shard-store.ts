@@ -1,9 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
+import { constants } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import {
+  ALIGNED_BLOCK_SIZE,
+  alignedBlocks,
+  alignUp,
+  DIRECT_IO_ALIGNMENT,
+  openMaybeDirect,
+} from "../client/data-path/aligned-blocks.ts";
+import { FileWriter } from "../client/data-path/file-writer.ts";
 import { createLogger, type Logger } from "../client/logger.ts";
 import { HASH_SIZE, leafCount, MerkleBuilder } from "../client/protocol/merkle.ts";
 import { isShardId, type ShardId } from "../client/protocol/shard-id.ts";
@@ -30,6 +36,12 @@ export interface ShardStoreOptions {
   capacity: number;
   /** Largest single shard accepted, in bytes. */
   maxShardSize: number;
+  /**
+   * Write and read shard bytes bypassing the page cache where the system allows it
+   * (default true): a node's shards are cold data, and the page cache would only cost a
+   * copy of every byte (and, on many virtual machines, a fault per new page).
+   */
+  directIo?: boolean;
   logger?: Logger;
 }
 
@@ -39,15 +51,7 @@ export interface Reservation {
   release(): void;
 }
 
-const WRITE_CHUNK = 1024 * 1024;
-const SEND_CHUNK = 256 * 1024;
 const LEAF_BATCH = 2048;
-/**
- * Bytes of a shard written between early flushes to disk. Without them the kernel holds a
- * whole shard in dirty pages until the final fsync, and every node of a put then waits
- * for its disk at the same moment, with the CPU idle (a 1 GiB put spent ~1 s so).
- */
-const FLUSH_EVERY = 16 * 1024 * 1024;
 
 /**
  * The shards a node keeps, on disk under its data directory only:
@@ -224,17 +228,22 @@ export class ShardStore {
   }
 
   /**
-   * Send bytes `start`..`end` (inclusive) of a stored shard to `out`, through two reused
-   * buffers: no allocation per chunk, and a buffer is refilled only once the socket has
-   * taken what it held. Stops early if `out` is destroyed (the client left).
+   * Send bytes `start`..`end` (inclusive) of a stored shard to `out`, read (bypassing the
+   * page cache where it can) into two page-aligned blocks in turn: no allocation per
+   * chunk, and a block is refilled only once the socket has taken what it held. Stops
+   * early if `out` is destroyed (the client left).
    */
   async sendRange(
     shardId: ShardId,
     start: number,
     end: number,
-    out: NodeJS.WritableStream & { destroyed: boolean },
+    out: NodeJS.WritableStream & { destroyed: boolean; destroy(): void },
   ): Promise<void> {
-    const handle = await open(this.dataPath(shardId), "r");
+    const { handle, direct } = await openMaybeDirect(
+      this.dataPath(shardId),
+      constants.O_RDONLY,
+      this.#options.directIo ?? true,
+    );
     // A write to a socket that is already gone may never call back: stop at 'close'.
     const closed = new Promise<void>((_, reject) => {
       out.once("close", () =>
@@ -242,27 +251,38 @@ export class ShardStore {
       );
     });
     closed.catch(() => {});
+    const blocks = [alignedBlocks.take(), alignedBlocks.take()];
+    const inFlight: (Promise<void> | undefined)[] = [undefined, undefined];
     try {
-      const buffers = [Buffer.allocUnsafeSlow(SEND_CHUNK), Buffer.allocUnsafeSlow(SEND_CHUNK)];
-      const inFlight: (Promise<void> | undefined)[] = [undefined, undefined];
-      let position = start;
+      // Direct reads start on an aligned offset and read whole aligned lengths (the last
+      // one stops at the end of the file): what lies outside the range is not sent.
+      let position = direct ? start - (start % DIRECT_IO_ALIGNMENT) : start;
+      let skip = start - position;
       for (let turn = 0; position <= end && !out.destroyed; turn ^= 1) {
         await inFlight[turn];
-        const length = Math.min(SEND_CHUNK, end - position + 1);
-        const { bytesRead } = await handle.read(buffers[turn]!, 0, length, position);
-        if (bytesRead === 0)
+        const block = blocks[turn]!;
+        const wanted = end + 1 - position;
+        const length = Math.min(ALIGNED_BLOCK_SIZE, direct ? alignUp(wanted) : wanted);
+        const { bytesRead } = await handle.read(block, 0, length, position);
+        if (bytesRead <= skip)
           throw new NodeServiceError("Internal", "the shard file is shorter than its record");
+        const chunk = block.subarray(skip, Math.min(bytesRead, wanted));
         position += bytesRead;
+        skip = 0;
         const written = new Promise<void>((resolve, reject) => {
-          out.write(buffers[turn]!.subarray(0, bytesRead), (error) =>
-            error ? reject(error) : resolve(),
-          );
+          out.write(chunk, (error) => (error ? reject(error) : resolve()));
         });
         inFlight[turn] = Promise.race([written, closed]);
         inFlight[turn]!.catch(() => {});
       }
       await Promise.all(inFlight);
+    } catch (error) {
+      // The response is broken: end it, so that no write still holds a block below.
+      out.destroy();
+      throw error;
     } finally {
+      await Promise.allSettled(inFlight);
+      for (const block of blocks) alignedBlocks.give(block);
       await handle.close();
     }
   }
@@ -306,62 +326,30 @@ export class ShardStore {
         if (filled === batch.length) flushLeaves();
       });
       let received = 0;
-      // Write-back starts while the shard still arrives: a datasync every FLUSH_EVERY
-      // bytes, one at a time, not waited for here. Its error fails the upload: the kernel
-      // reports a write-back error once per open file, so the final fsync would not.
-      const data = await open(dataTmp, "wx");
-      let unflushed = 0;
-      let flushing: Promise<void> | undefined;
-      let flushError: unknown;
-      const flushEarly = () => {
-        unflushed = 0;
-        flushing = data
-          .datasync()
-          .catch((error: unknown) => {
-            flushError ??= error;
-          })
-          .finally(() => {
-            flushing = undefined;
-          });
-      };
-      const hasher = new Transform({
-        transform(chunk: Buffer, _encoding, done) {
+      const data = await FileWriter.create(dataTmp, {
+        direct: this.#options.directIo ?? true,
+      });
+      try {
+        for await (const chunk of body as AsyncIterable<Buffer>) {
           received += chunk.length;
           if (received > size) {
-            done(
-              new NodeServiceError(
-                "BodyTooLarge",
-                `the body is longer than the ${size} bytes signed for`,
-              ),
+            throw new NodeServiceError(
+              "BodyTooLarge",
+              `the body is longer than the ${size} bytes signed for`,
             );
-            return;
-          }
-          if (flushError) {
-            done(flushError as Error);
-            return;
           }
           builder.update(chunk);
-          unflushed += chunk.length;
-          if (unflushed >= FLUSH_EVERY && !flushing) flushEarly();
-          done(null, chunk);
-        },
-        flush(done) {
-          // No early flush may still run when the file's final fsync and close come.
-          Promise.resolve(flushing).then(() => done(flushError as Error | undefined), done);
-        },
-      });
-      // The stream fsyncs the file (`flush`) and closes it before the pipeline settles; a
-      // FileHandle's close waits for any datasync still running on it.
-      await pipeline(
-        body as NodeJS.ReadableStream,
-        hasher,
-        createWriteStream("", { fd: data, flush: true, highWaterMark: WRITE_CHUNK }),
-      );
-      if (received !== size) {
-        throw new NodeServiceError(
-          "SizeMismatch",
-          `received ${received} bytes, the shard has ${size}`,
-        );
+          await data.write(chunk);
+        }
+        if (received !== size) {
+          throw new NodeServiceError(
+            "SizeMismatch",
+            `received ${received} bytes, the shard has ${size}`,
+          );
+        }
+        await data.finish();
+      } finally {
+        await data.abort();
       }
       const root = `0x${builder.digest().toString("hex")}`;
       flushLeaves();

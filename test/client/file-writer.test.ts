@@ -1,0 +1,108 @@
+import { randomBytes } from "node:crypto";
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import { ALIGNED_BLOCK_SIZE, alignedBlocks } from "../../client/data-path/aligned-blocks.ts";
+import { FileWriter } from "../../client/data-path/file-writer.ts";
+import { removeTempDirs, tempDir } from "../helpers/data-dir.ts";
+import { mountTmpfs } from "../helpers/tmpfs.ts";
+
+/** Write `chunks` with a new writer and return what the file then holds. */
+async function writeChunks(path: string, chunks: Buffer[], direct: boolean): Promise<Buffer> {
+  const writer = await FileWriter.create(path, { direct, depth: 3 });
+  for (const chunk of chunks) await writer.write(chunk);
+  await writer.finish();
+  return readFile(path);
+}
+
+describe("FileWriter", () => {
+  afterAll(removeTempDirs);
+
+  it("bypasses the page cache on Linux unless told not to", async () => {
+    const dir = await tempDir("dstore-writer-");
+    const direct = await FileWriter.create(join(dir, "a"));
+    const buffered = await FileWriter.create(join(dir, "b"), { direct: false });
+    expect(direct.direct).toBe(process.platform === "linux");
+    expect(buffered.direct).toBe(false);
+    await Promise.all([direct.finish(), buffered.finish()]);
+  });
+
+  it.each([true, false])(
+    "writes any chunks, of any sizes, back to back into exactly those bytes (direct: %s)",
+    async (direct) => {
+      const dir = await tempDir("dstore-writer-");
+      const block = ALIGNED_BLOCK_SIZE;
+      const sizes = fc.array(
+        fc.oneof(
+          fc.integer({ min: 0, max: 5000 }),
+          fc.constantFrom(4095, 4096, 4097, block - 1, block, block + 1, 3 * block + 17),
+        ),
+        { maxLength: 8 },
+      );
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(sizes, async (lengths) => {
+          const chunks = lengths.map((length) => randomBytes(length));
+          const path = join(dir, `file-${run++}`);
+          const written = await writeChunks(path, chunks, direct);
+          expect(written.equals(Buffer.concat(chunks))).toBe(true);
+        }),
+        { numRuns: 25 },
+      );
+    },
+  );
+
+  it("takes the caller's bytes by copy: a buffer reused at once does not change the file", async () => {
+    const dir = await tempDir("dstore-writer-");
+    const writer = await FileWriter.create(join(dir, "file"));
+    const scratch = Buffer.alloc(100_000);
+    const expected: Buffer[] = [];
+    for (let i = 0; i < 30; i++) {
+      scratch.fill(i);
+      expected.push(Buffer.from(scratch));
+      await writer.write(scratch);
+    }
+    await writer.finish();
+    expect((await readFile(join(dir, "file"))).equals(Buffer.concat(expected))).toBe(true);
+  });
+
+  it("refuses to replace a file that exists", async () => {
+    const dir = await tempDir("dstore-writer-");
+    await writeFile(join(dir, "file"), "keep me");
+    await expect(FileWriter.create(join(dir, "file"))).rejects.toMatchObject({ code: "EEXIST" });
+    expect(await readFile(join(dir, "file"), "utf8")).toBe("keep me");
+  });
+
+  it("fails with ENOSPC when the disk fills, and every later write fails too", async () => {
+    const disk = mountTmpfs("1m");
+    try {
+      const writer = await FileWriter.create(join(disk.dir, "file"));
+      const chunk = randomBytes(256 * 1024);
+      const writing = (async () => {
+        for (let i = 0; i < 8; i++) await writer.write(chunk);
+        await writer.finish();
+      })();
+      await expect(writing).rejects.toMatchObject({ code: "ENOSPC" });
+      await expect(writer.write(chunk)).rejects.toThrow();
+      await writer.abort();
+      expect(await readdir(disk.dir)).toEqual(["file"]);
+    } finally {
+      disk.unmount();
+    }
+  });
+
+  it("gives its blocks back: many writers one after the other use no more memory than one", async () => {
+    const dir = await tempDir("dstore-writer-");
+    const data = randomBytes(3 * ALIGNED_BLOCK_SIZE);
+    await writeChunks(join(dir, "first"), [data], true);
+    const after = alignedBlocks.allocated;
+    for (let i = 0; i < 20; i++) {
+      const writer = await FileWriter.create(join(dir, `file-${i}`), { depth: 3 });
+      await writer.write(data);
+      if (i % 2 === 0) await writer.finish();
+      else await writer.abort();
+    }
+    expect(alignedBlocks.allocated).toBe(after);
+  });
+});
