@@ -6,7 +6,7 @@ import type { Chain } from "./chain/contracts.ts";
 import { type FileRecord, readOwnedFile } from "./chain/files.ts";
 import { unwrapFileKey } from "./crypto/key-wrap.ts";
 import { SegmentCipher } from "./crypto/segment-cipher.ts";
-import { CodecPool } from "./data-path/codec-pool.ts";
+import { CodecPool, defaultWorkers, SpareWorkers } from "./data-path/codec-pool.ts";
 import { FileWriter } from "./data-path/file-writer.ts";
 import { recoverSegment } from "./data-path/segment-recovery.ts";
 import { ShardReader } from "./data-path/shard-reader.ts";
@@ -74,6 +74,22 @@ export async function download(
   destination: string | undefined,
   options: DownloadOptions = {},
 ): Promise<DownloadResult> {
+  // The codec workers load their code while the file's record is read from the chain.
+  const spares = new SpareWorkers(defaultWorkers());
+  try {
+    return await downloadWith(spares, chain, requested, destination, options);
+  } finally {
+    await spares.close();
+  }
+}
+
+async function downloadWith(
+  spares: SpareWorkers,
+  chain: Chain,
+  requested: string,
+  destination: string | undefined,
+  options: DownloadOptions,
+): Promise<DownloadResult> {
   const { record, wallet, fileId } = await readOwnedFile(chain, requested, "reading files");
   const { fileKey, metadata } = unwrapFileKey(record.wrappedKey, fileId, wallet.privateKey);
   const layout = new FileLayout(record);
@@ -109,7 +125,7 @@ export async function download(
   // CPU more than everything else a get does.
   const out = await FileWriter.create(tmp, { depth: OUTPUT_DEPTH });
   let badShards: number[];
-  const pool = new CodecPool(fileKey, getBytes(fileId), layout);
+  const pool = new CodecPool(fileKey, getBytes(fileId), layout, undefined, undefined, spares);
   fetch.pool = pool;
   try {
     // A failing disk (full, gone) is the output's fault, not the network's: say so.

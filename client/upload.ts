@@ -4,7 +4,12 @@ import { getBytes, isError, type Wallet } from "ethers";
 import type { Chain } from "./chain/contracts.ts";
 import { wrapFileKey } from "./crypto/key-wrap.ts";
 import { FILE_KEY_SIZE, SegmentCipher } from "./crypto/segment-cipher.ts";
-import { CodecPool, defaultWorkers, type PieceRoots } from "./data-path/codec-pool.ts";
+import {
+  CodecPool,
+  defaultWorkers,
+  type PieceRoots,
+  SpareWorkers,
+} from "./data-path/codec-pool.ts";
 import { openSegmentSource, type SegmentSource } from "./data-path/segment-source.ts";
 import { DstoreError, isDstoreError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
@@ -80,6 +85,22 @@ export async function upload(
   input: string | AsyncIterable<Uint8Array>,
   options: UploadOptions = {},
 ): Promise<UploadResult> {
+  // While the roots are computed the main thread only reads the file: every core codes.
+  // The workers load their code while the input is opened.
+  const spares = new SpareWorkers(defaultWorkers(false));
+  try {
+    return await uploadWith(spares, chain, input, options);
+  } finally {
+    await spares.close();
+  }
+}
+
+async function uploadWith(
+  spares: SpareWorkers,
+  chain: Chain,
+  input: string | AsyncIterable<Uint8Array>,
+  options: UploadOptions,
+): Promise<UploadResult> {
   const wallet = requireWallet(chain);
   const k = options.k ?? 4;
   const m = options.m ?? 2;
@@ -97,13 +118,29 @@ export async function upload(
   const stored: { target: Target; receipt: SignedReceipt }[] = [];
   let keepShards = false;
   const layout = source.layout;
-  // While the roots are computed the main thread only reads the file: every core codes.
-  const pool = new CodecPool(fileKey, getBytes(fileId), layout, defaultWorkers(false));
+  const pool = new CodecPool(
+    fileKey,
+    getBytes(fileId),
+    layout,
+    defaultWorkers(false),
+    undefined,
+    spares,
+  );
+  // The nodes are asked whether they are up while the roots are computed.
+  const listing = listNodes(chain, { probe: true });
+  listing.catch(() => {});
   try {
     checkCoding(layout);
+    // Wrapping the key (elliptic-curve work in JavaScript) fills the wait for the workers.
+    const wrappedKey = wrapFileKey(
+      fileKey,
+      fileId,
+      wallet.signingKey.publicKey,
+      nameOf(options.name ?? (typeof input === "string" ? basename(input) : undefined)),
+    );
     const roots = await shardRoots(source, pool, options);
     await pool.resize(defaultWorkers());
-    const nodes = (await listNodes(chain, { probe: true })).filter((node) => node.online);
+    const nodes = (await listing).filter((node) => node.online);
     const plan = planPlacement(
       nodes.map((node) => ({ nodeId: node.nodeId, free: node.free ?? 0 })),
       layout.shards,
@@ -124,12 +161,6 @@ export async function upload(
     const placements = stored
       .sort((a, b) => a.target.index - b.target.index)
       .map((s) => s.target.node.nodeId);
-    const wrappedKey = wrapFileKey(
-      fileKey,
-      fileId,
-      wallet.signingKey.publicKey,
-      nameOf(options.name ?? (typeof input === "string" ? basename(input) : undefined)),
-    );
     await confirmStored(stored, fileId);
     options.onProgress?.({ phase: "register", done: 0, total: 1 });
     let txHash = "";

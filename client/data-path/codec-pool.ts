@@ -31,12 +31,93 @@ const START_LIMIT = 10_000;
 
 type Pending = { resolve: (response: CodecResponse) => void; reject: (error: Error) => void };
 
-interface Entry {
+/** A codec worker thread, started before (or when) a pool takes it. */
+interface Started {
   worker: Worker;
-  busy: number;
-  retired: boolean;
   /** Settles when the worker has loaded its modules (or has failed or exited). */
   ready: Promise<void>;
+  /** Whether it stopped (failed to start, or exited) before a pool took it. */
+  exited: boolean;
+}
+
+interface Entry extends Started {
+  busy: number;
+  retired: boolean;
+}
+
+/** Start a codec worker; it loads its code, then waits to be told its file. */
+function startWorker(): Started {
+  const worker = new Worker(new URL("./codec-worker.ts", import.meta.url));
+  let settle = () => {};
+  const started: Started = {
+    worker,
+    ready: new Promise<void>((resolve) => (settle = resolve)),
+    exited: false,
+  };
+  const onReady = (message: unknown) => {
+    if (message === CODEC_READY) settle();
+  };
+  worker.on("message", onReady);
+  void started.ready.then(() => worker.off("message", onReady));
+  worker.once("error", settle);
+  worker.once("exit", () => {
+    started.exited = true;
+    settle();
+  });
+  return started;
+}
+
+/**
+ * Stop workers, each once it has started (stopping one mid-start can abort the
+ * process), or after {@link START_LIMIT} ms if it never says it has.
+ */
+async function stopWorkers(workers: readonly Started[]): Promise<void> {
+  await Promise.all(
+    workers.map(async ({ worker, ready }) => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        ready,
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, START_LIMIT))),
+      ]);
+      clearTimeout(timer);
+      await worker.terminate();
+    }),
+  );
+}
+
+/**
+ * Codec workers started ahead of the file they will work on, so that they load their code
+ * (a few hundred ms) while the chain is still being read, not after. A {@link CodecPool}
+ * takes them; {@link close} stops the ones no pool took.
+ *
+ * @example
+ * const spares = new SpareWorkers(defaultWorkers());
+ * try {
+ *   const record = await readRecord(); // meanwhile the workers start
+ *   const pool = new CodecPool(key, id, layout, undefined, undefined, spares);
+ * } finally {
+ *   await spares.close();
+ * }
+ */
+export class SpareWorkers {
+  readonly #workers: Started[];
+
+  constructor(count: number) {
+    this.#workers = Array.from({ length: count }, startWorker);
+  }
+
+  /** A started worker that is still running, if one is left. */
+  take(): Started | undefined {
+    for (let next = this.#workers.shift(); next; next = this.#workers.shift()) {
+      if (!next.exited) return next;
+    }
+    return undefined;
+  }
+
+  /** Stop the workers no pool took. */
+  async close(): Promise<void> {
+    await stopWorkers(this.#workers.splice(0));
+  }
 }
 
 /**
@@ -53,9 +134,12 @@ export class CodecPool {
   #failure: Error | undefined;
   #closing = false;
 
+  readonly #spares: SpareWorkers | undefined;
+
   /**
    * @param threads Workers to run (default: {@link defaultWorkers}).
    * @param slots Segments the ring holds (default: one per worker, plus three).
+   * @param spares Workers started ahead, taken before any new one is started.
    */
   constructor(
     fileKey: Uint8Array,
@@ -63,7 +147,9 @@ export class CodecPool {
     layout: FileLayout,
     threads?: number,
     slots?: number,
+    spares?: SpareWorkers,
   ) {
+    this.#spares = spares;
     const count = Math.max(1, threads ?? defaultWorkers());
     this.ring = new SegmentRing(slotLayoutOf(layout), slots ?? count + 3);
     this.#workerData = {
@@ -87,58 +173,28 @@ export class CodecPool {
     while (this.#workers.length < count) this.#spawn();
     const extra = this.#workers.splice(count);
     for (const entry of extra) entry.retired = true;
-    await this.#stop(extra);
+    await stopWorkers(extra);
   }
 
   #spawn(): void {
-    const worker = new Worker(new URL("./codec-worker.ts", import.meta.url), {
-      workerData: this.#workerData,
-    });
-    let settle = () => {};
-    const entry: Entry = {
-      worker,
-      busy: 0,
-      retired: false,
-      ready: new Promise<void>((resolve) => (settle = resolve)),
-    };
+    const started = this.#spares?.take() ?? startWorker();
+    const { worker } = started;
+    const entry: Entry = Object.assign(started, { busy: 0, retired: false });
     worker.on("message", (response: CodecResponse | typeof CODEC_READY) => {
-      if (response === CODEC_READY) {
-        settle();
-        return;
-      }
+      if (response === CODEC_READY) return;
       entry.busy--;
       const pending = this.#pending.get(response.id);
       this.#pending.delete(response.id);
       pending?.resolve(response);
     });
-    worker.on("error", (error) => {
-      settle();
-      this.#fail(error);
-    });
+    worker.on("error", (error) => this.#fail(error));
     worker.on("exit", (code) => {
-      settle();
       if (!this.#closing && !entry.retired)
         this.#fail(new DstoreError("IntegrityError", `a codec worker stopped (exit code ${code})`));
     });
+    // Its file comes first; the worker handles messages in order.
+    worker.postMessage(this.#workerData);
     this.#workers.push(entry);
-  }
-
-  /**
-   * Stop workers, each once it has started (stopping one mid-start can abort the
-   * process), or after {@link START_LIMIT} ms if it never says it has.
-   */
-  async #stop(entries: Entry[]): Promise<void> {
-    await Promise.all(
-      entries.map(async ({ worker, ready }) => {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          ready,
-          new Promise<void>((resolve) => (timer = setTimeout(resolve, START_LIMIT))),
-        ]);
-        clearTimeout(timer);
-        await worker.terminate();
-      }),
-    );
   }
 
   /** Segments worth having in flight to keep every worker busy. */
@@ -185,7 +241,7 @@ export class CodecPool {
   async close(): Promise<void> {
     this.#closing = true;
     this.#fail(new DstoreError("IntegrityError", "the codec pool was closed"));
-    await this.#stop(this.#workers);
+    await stopWorkers(this.#workers);
   }
 
   #run(request: CodecRequest): Promise<CodecResponse> {

@@ -1,7 +1,7 @@
 import type { CodingParams } from "../protocol/layout.ts";
 import type { SlotLayout } from "./segment-ring.ts";
 
-/** What a codec worker starts with. */
+/** The file a codec worker works on: the first message a pool sends it. */
 export interface CodecWorkerData {
   fileKey: Uint8Array;
   fileId: Uint8Array;

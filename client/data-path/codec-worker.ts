@@ -1,4 +1,4 @@
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort } from "node:worker_threads";
 import { SegmentCipher } from "../crypto/segment-cipher.ts";
 import { encodeParity, reconstructData } from "../erasure/reed-solomon.ts";
 import { isDstoreError } from "../errors.ts";
@@ -13,12 +13,21 @@ import {
 
 // One worker of a CodecPool: seals and erasure-codes segments (with the Merkle subtree
 // root of every aligned piece), or rebuilds and opens them, in slots of the shared ring.
-const init = workerData as CodecWorkerData;
-const cipher = new SegmentCipher(Buffer.from(init.fileKey), Buffer.from(init.fileId));
-const layout = new FileLayout(init.layout);
-const { slotSize, pieceSize } = init.slots;
+// It may start before its file is known: the file comes as its first message.
+let init: CodecWorkerData;
+let cipher: SegmentCipher;
+let layout: FileLayout;
+let slotSize: number;
+let pieceSize: number;
 const region = (slot: number, offset: number, length: number) =>
   Buffer.from(init.ring, slot * slotSize + offset, length);
+
+function setUp(file: CodecWorkerData): void {
+  init = file;
+  cipher = new SegmentCipher(Buffer.from(file.fileKey), Buffer.from(file.fileId));
+  layout = new FileLayout(file.layout);
+  ({ slotSize, pieceSize } = file.slots);
+}
 
 /**
  * The data and parity areas of segment `index` in `slot`: the slot itself for full-size
@@ -96,7 +105,11 @@ async function decode(request: Extract<CodecRequest, { op: "decode" }>): Promise
   }
 }
 
-parentPort!.on("message", (request: CodecRequest) => {
+parentPort!.on("message", (request: CodecRequest | CodecWorkerData) => {
+  if (!("op" in request)) {
+    setUp(request);
+    return;
+  }
   (request.op === "encode" ? encode(request) : decode(request)).then(
     (response) => parentPort!.postMessage(response),
     (error: unknown) =>
