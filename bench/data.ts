@@ -43,6 +43,26 @@ export async function timeRuns(
   return times;
 }
 
+/** Wall and CPU seconds (every thread of this process) of each run. */
+export interface CpuRuns {
+  wall: number[];
+  cpu: number[];
+}
+
+/** Run `fn` `runs` times, returning each run's wall and CPU seconds. */
+export async function timeCpuRuns(runs: number, fn: () => Promise<unknown>): Promise<CpuRuns> {
+  const result: CpuRuns = { wall: [], cpu: [] };
+  for (let i = 0; i < runs; i++) {
+    const cpu = process.cpuUsage();
+    const start = performance.now();
+    await fn();
+    result.wall.push((performance.now() - start) / 1000);
+    const used = process.cpuUsage(cpu);
+    result.cpu.push((used.user + used.system) / 1e6);
+  }
+  return result;
+}
+
 /** Megabytes (10^6 bytes) per second. */
 export function mbps(bytes: number, seconds: number): number {
   return bytes / seconds / 1e6;

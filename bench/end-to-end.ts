@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { createReadStream, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +14,28 @@ const MEASURE = fileURLToPath(new URL("./measure.ts", import.meta.url));
 export interface CliRun {
   seconds: number;
   maxRssMiB: number;
+  /**
+   * CPU-seconds (user + system, every thread) the run cost: the CLI's own, and the
+   * devnet's (its six nodes and the chain) meanwhile.
+   */
+  cpu: { client: number; network: number };
+}
+
+/** CPU-seconds a process has used so far (Linux /proc; undefined elsewhere or once gone). */
+function cpuSecondsOf(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    // utime and stime, in clock ticks (USER_HZ, 100 on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU-seconds the processes still running have used so far (NaN if none can be read). */
+function cpuSecondsOfAll(pids: number[]): number {
+  const known = pids.map(cpuSecondsOf).filter((seconds) => seconds !== undefined);
+  return known.length === 0 ? Number.NaN : known.reduce((a, b) => a + b, 0);
 }
 
 /** Put and get results for one file size. */
@@ -37,18 +59,29 @@ async function runMeasured(
   args: string[],
   env: Record<string, string>,
   work: string,
+  network: number[],
 ): Promise<{ stdout: string; run: CliRun }> {
   const usageFile = join(work, `usage-${Date.now()}-${Math.random()}.json`);
+  const networkBefore = cpuSecondsOfAll(network);
   const started = performance.now();
   const { code, stdout, stderr } = await runScript(MEASURE, args, {
     ...env,
     DSTORE_BENCH_USAGE_FILE: usageFile,
   });
   const seconds = (performance.now() - started) / 1000;
+  const networkUsed = cpuSecondsOfAll(network) - networkBefore;
   if (code !== 0) throw new Error(`dstore ${args.join(" ")} failed: ${stderr}`);
-  const usage = JSON.parse(await readFile(usageFile, "utf8")) as { maxRSS: number };
+  const usage = JSON.parse(await readFile(usageFile, "utf8")) as {
+    maxRSS: number;
+    userCPUTime: number;
+    systemCPUTime: number;
+  };
   await rm(usageFile, { force: true });
-  return { stdout, run: { seconds, maxRssMiB: usage.maxRSS / 1024 } };
+  const client = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
+  return {
+    stdout,
+    run: { seconds, maxRssMiB: usage.maxRSS / 1024, cpu: { client, network: networkUsed } },
+  };
 }
 
 /**
@@ -67,6 +100,7 @@ export async function measureEndToEnd(
   try {
     devnet = await startDevnetProcess(devnetDir, 6);
     const env = { DSTORE_DEVNET_DIR: devnetDir };
+    const network = [...devnet.info.nodes.map((node) => node.pid), devnet.info.chainPid];
     let degradedId: string | undefined;
     let degradedHash = "";
     let placements: number[] = [];
@@ -76,14 +110,14 @@ export async function measureEndToEnd(
       const expected = await sha256File(input);
       const result: SizeResult = { bytes, put: [], get: [] };
       for (let i = 0; i < runs; i++) {
-        const put = await runMeasured(["put", input, "--json"], env, work);
+        const put = await runMeasured(["put", input, "--json"], env, work, network);
         result.put.push(put.run);
         const { fileId, placements: placed } = JSON.parse(put.stdout) as {
           fileId: string;
           placements: number[];
         };
         const output = join(work, `output-${bytes}-${i}`);
-        const get = await runMeasured(["get", fileId, "-o", output], env, work);
+        const get = await runMeasured(["get", fileId, "-o", output], env, work, network);
         result.get.push(get.run);
         if ((await sha256File(output)) !== expected)
           throw new Error(`the ${bytes}-byte file came back different`);
@@ -93,7 +127,7 @@ export async function measureEndToEnd(
           degradedHash = expected;
           placements = placed;
         } else {
-          await runMeasured(["rm", fileId], env, work);
+          await runMeasured(["rm", fileId], env, work, network);
         }
         log(
           `  ${(bytes / 2 ** 20).toFixed(0).padStart(5)} MiB run ${i + 1}: put ${mbps(bytes, put.run.seconds).toFixed(0)} MB/s ` +
@@ -114,7 +148,7 @@ export async function measureEndToEnd(
       entry.degradedGet = [];
       for (let i = 0; i < entry.get.length; i++) {
         const output = join(work, `degraded-${i}`);
-        const get = await runMeasured(["get", degradedId, "-o", output], env, work);
+        const get = await runMeasured(["get", degradedId, "-o", output], env, work, network);
         if ((await sha256File(output)) !== degradedHash)
           throw new Error("the degraded download came back different");
         await rm(output);
@@ -127,6 +161,18 @@ export async function measureEndToEnd(
     await rm(work, { recursive: true, force: true });
   }
   return results;
+}
+
+/** Median CPU-seconds per GiB of user data of some runs of a file of `bytes`. */
+export function medianCpuPerGiB(
+  bytes: number,
+  runs: CliRun[],
+): { client: number; network: number } {
+  const per = (seconds: number) => (seconds / bytes) * 2 ** 30;
+  return {
+    client: per(median(runs.map((run) => run.cpu.client))),
+    network: per(median(runs.map((run) => run.cpu.network))),
+  };
 }
 
 /** Median throughput (MB/s) of some runs of a file of `bytes`. */

@@ -13,9 +13,17 @@ const blockstore = new FsBlockstore(storeDir);
 await blockstore.open();
 const helia = await createHelia({ blockstore, datastore: new MemoryDatastore(), start: false });
 const fs = unixfs(helia);
+// CPU-seconds of the whole process (every thread) since `since`.
+const cpuSince = (since) => {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1e6;
+};
+let cpu = process.cpuUsage();
 let started = performance.now();
 const cid = await fs.addByteStream(createReadStream(file, { highWaterMark: 1 << 20 }));
 const add = (performance.now() - started) / 1000;
+const addCpu = cpuSince(cpu);
+cpu = process.cpuUsage();
 started = performance.now();
 const out = createWriteStream(outFile);
 for await (const chunk of fs.cat(cid)) {
@@ -23,6 +31,7 @@ for await (const chunk of fs.cat(cid)) {
 }
 await new Promise((resolve) => out.end(resolve));
 const cat = (performance.now() - started) / 1000;
-process.stdout.write(`${JSON.stringify({ add, cat, cid: cid.toString() })}\n`);
+const catCpu = cpuSince(cpu);
+process.stdout.write(`${JSON.stringify({ add, cat, addCpu, catCpu, cid: cid.toString() })}\n`);
 await helia.stop();
 await blockstore.close();

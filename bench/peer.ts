@@ -18,6 +18,9 @@ export interface PeerResult {
   version: string;
   add: number[];
   cat: number[];
+  /** CPU-seconds (every thread) of each add and cat. */
+  addCpu: number[];
+  catCpu: number[];
 }
 
 /** Install Helia into bench/.peer once (from the npm registry), outside the project's deps. */
@@ -56,6 +59,8 @@ export async function measurePeer(
     ).version,
     add: [],
     cat: [],
+    addCpu: [],
+    catCpu: [],
   };
   try {
     const input = join(work, "input");
@@ -67,11 +72,16 @@ export async function measurePeer(
       const { stdout } = await run(process.execPath, [script, input, store, output], {
         maxBuffer: 2 ** 20,
       });
-      const { add, cat } = JSON.parse(stdout) as { add: number; cat: number };
+      const { add, cat, addCpu, catCpu } = JSON.parse(stdout) as Record<
+        "add" | "cat" | "addCpu" | "catCpu",
+        number
+      >;
       if ((await sha256File(output)) !== expected)
         throw new Error("Helia returned different bytes");
       result.add.push(add);
       result.cat.push(cat);
+      result.addCpu.push(addCpu);
+      result.catCpu.push(catCpu);
       log(
         `  Helia run ${i + 1}: add ${(bytes / add / 1e6).toFixed(0)} MB/s, cat ${(bytes / cat / 1e6).toFixed(0)} MB/s`,
       );

@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { measureChainCost } from "./chain-cost.ts";
 import { throughputChart } from "./chart.ts";
-import { measureEndToEnd, medianMbps, type SizeResult } from "./end-to-end.ts";
+import { median } from "./data.ts";
+import { measureEndToEnd, medianCpuPerGiB, medianMbps, type SizeResult } from "./end-to-end.ts";
 import { measureNodeLoad } from "./node-load.ts";
 import { measurePeer, peerMbps } from "./peer.ts";
 import { measureStages } from "./stages.ts";
@@ -32,69 +33,70 @@ const runs = quick ? 1 : 3;
 const mainSize = quick ? 256 * MiB : GiB;
 log(`dstore benchmarks on ${machine}${quick ? " (quick)" : ""}`);
 
-log("\nstages (one thread each):");
+log("\nstages (one thread each, but the disk's):");
 const stages = await measureStages(runs, log);
-const rate = (name: string) => stages.find((s) => s.name === name)!.mbps * 1e6;
 
-// The pipeline ceiling: the CPU work any implementation of this data path must do per
-// byte of user data, summed over stages measured alone, spread over the machine's cores.
+// The pipeline ceiling: the work any implementation of this data path must do per byte
+// of user data, from stages measured alone. CPU work (the seconds each stage takes on one
+// core) is summed and spread over the machine's cores; disk work (seconds of the device)
+// is summed on its own, the disk being one device; the slower of the two bounds.
 const k = 4;
 const m = 2;
 const stretch = (k + m) / k;
 const cores = cpus().length;
-// Every write of the data path is new data (shards a node stores, the file a get writes),
-// so the disk stage is the new-data one; the rewrite figure gives the ceilings this VM
-// would allow if fresh page-cache pages cost what just-freed ones do.
-const costsWith = (disk: string) => ({
-  put: {
+const stage = (name: string) => stages.find((s) => s.name === name)!;
+const rate = (name: string) => stage(name).mbps * 1e6;
+const cpuOf = (name: string) => stage(name).cpuPerByte ?? 1 / rate(name);
+interface Costs {
+  cpu: Record<string, number>;
+  disk: Record<string, number>;
+}
+const putCost: Costs = {
+  cpu: {
     "encrypt (AES-GCM)": 1 / rate("AES-256-GCM seal"),
     "erasure-code (RS 4+2)": 1 / rate("Reed-Solomon encode 4+2"),
     "client Merkle roots (×1.5)": stretch / rate("SHA-256 Merkle, 1 MiB subtrees"),
     "node Merkle check (×1.5)": stretch / rate("SHA-256 Merkle, streamed"),
     "loopback HTTP PUT (×1.5)": stretch / rate("loopback HTTP PUT (raw)"),
-    "node disk write (×1.5)": stretch / rate(disk),
+    "node disk write (×1.5)": stretch * cpuOf("disk write, direct"),
   },
-  get: {
+  disk: { "shards written (×1.5)": stretch / rate("disk write, direct") },
+};
+const getCost: Costs = {
+  cpu: {
     "loopback HTTP GET (k shards = ×1)": 1 / rate("loopback HTTP GET (raw)"),
     "decrypt (AES-GCM)": 1 / rate("AES-256-GCM open"),
-    "output disk write": 1 / rate(disk),
+    "node disk read": cpuOf("disk read, direct"),
+    "output disk write": cpuOf("disk write, direct"),
   },
-});
-const sum = (costs: Record<string, number>) => Object.values(costs).reduce((a, b) => a + b, 0);
-const { put: putCost, get: getCost } = costsWith("disk write + fsync, new data");
-// A get writes one file, and one file takes new data no faster from every core than its
-// stage measured (the filesystem serialises writes to a file): a bound of its own.
-const getSerial = {
-  stage: "one output file, new data, every core writing",
-  mbps: rate("disk write + fsync, new data, one file, every core") / 1e6,
+  disk: {
+    "shards read (k shards = ×1)": 1 / rate("disk read, direct"),
+    "output written": 1 / rate("disk write, direct"),
+  },
 };
-const putCeiling = cores / sum(putCost) / 1e6;
-const getCeiling = Math.min(cores / sum(getCost) / 1e6, getSerial.mbps);
-const rewrite = costsWith("disk write + fsync, rewrite");
-const putCeilingRewrite = cores / sum(rewrite.put) / 1e6;
-const getCeilingRewrite = cores / sum(rewrite.get) / 1e6;
-const formula = (
-  name: string,
-  costs: Record<string, number>,
-  serial?: { stage: string; mbps: number },
-) => {
-  const spread = cores / sum(costs) / 1e6;
-  const terms = Object.entries(costs)
-    .map(([stage, cost]) => `${(cost * 1e9).toFixed(2)} ns [${stage}]`)
-    .join(" + ");
-  if (!serial)
-    return `${name} ceiling = cores / Σ(seconds per user byte) = ${cores} / (${terms}) = ${spread.toFixed(0)} MB/s`;
+const sum = (costs: Record<string, number>) => Object.values(costs).reduce((a, b) => a + b, 0);
+const bounds = (costs: Costs) => ({
+  cpu: cores / sum(costs.cpu) / 1e6,
+  disk: 1 / sum(costs.disk) / 1e6,
+});
+const ceilingOf = (costs: Costs) => Math.min(...Object.values(bounds(costs)));
+const putCeiling = ceilingOf(putCost);
+const getCeiling = ceilingOf(getCost);
+const formula = (name: string, costs: Costs) => {
+  const terms = (part: Record<string, number>) =>
+    Object.entries(part)
+      .map(([what, cost]) => `${(cost * 1e9).toFixed(2)} ns [${what}]`)
+      .join(" + ");
+  const { cpu, disk } = bounds(costs);
   return (
-    `${name} ceiling = min(cores / Σ(seconds per user byte), ${serial.stage}) = ` +
-    `min(${cores} / (${terms}) = ${spread.toFixed(0)} MB/s, ${serial.mbps.toFixed(0)} MB/s) = ` +
-    `${Math.min(spread, serial.mbps).toFixed(0)} MB/s`
+    `${name} ceiling = min(cores / Σ(CPU-seconds per user byte), 1 / Σ(disk-seconds per user byte))\n` +
+    `      = min(${cores} / (${terms(costs.cpu)}) = ${cpu.toFixed(0)} MB/s,\n` +
+    `            1 / (${terms(costs.disk)}) = ${disk.toFixed(0)} MB/s)\n` +
+    `      = ${Math.min(cpu, disk).toFixed(0)} MB/s`
   );
 };
 log(`\n${formula("put", putCost)}`);
-log(formula("get", getCost, getSerial));
-log(
-  `(cores / Σ with the rewrite disk figure: put ${putCeilingRewrite.toFixed(0)} MB/s, get ${getCeilingRewrite.toFixed(0)} MB/s)`,
-);
+log(formula("get", getCost));
 
 log("\nnode under 64 concurrent uploads:");
 const load = await measureNodeLoad(64, quick ? 4 * MiB : 16 * MiB);
@@ -117,9 +119,13 @@ const e2e = await measureEndToEnd(sizes, mainSize, log);
 const main = e2e.find((r) => r.bytes === mainSize)!;
 const putMbps = medianMbps(mainSize, main.put);
 const getMbps = medianMbps(mainSize, main.get);
+const putCpu = medianCpuPerGiB(mainSize, main.put);
+const getCpu = medianCpuPerGiB(mainSize, main.get);
 const degradedMbps = main.degradedGet ? medianMbps(mainSize, main.degradedGet) : Number.NaN;
 
-let peer: { version: string; add: number; cat: number } | undefined;
+let peer:
+  | { version: string; add: number; cat: number; addCpuPerGiB: number; catCpuPerGiB: number }
+  | undefined;
 if (!flags["skip-peer"]) {
   log("\npeer: Helia (IPFS), same file, filesystem blockstore:");
   const result = await measurePeer(mainSize, runs, log);
@@ -127,6 +133,8 @@ if (!flags["skip-peer"]) {
     version: result.version,
     add: peerMbps(mainSize, result.add),
     cat: peerMbps(mainSize, result.cat),
+    addCpuPerGiB: (median(result.addCpu) / mainSize) * GiB,
+    catCpuPerGiB: (median(result.catCpu) / mainSize) * GiB,
   };
 }
 
@@ -275,6 +283,18 @@ const rows = [
           `Helia ${peer.version} cat ${fmt(peer.cat)} MB/s`,
           fmt(getMbps / peer.cat, 2),
         ],
+        [
+          "CPU per GiB, put (client + nodes and chain)",
+          `${fmt(putCpu.client + putCpu.network, 1)} s (${fmt(putCpu.client, 1)} + ${fmt(putCpu.network, 1)})`,
+          `Helia add ${fmt(peer.addCpuPerGiB, 1)} s`,
+          fmt((putCpu.client + putCpu.network) / peer.addCpuPerGiB, 2),
+        ],
+        [
+          "CPU per GiB, get (client + nodes and chain)",
+          `${fmt(getCpu.client + getCpu.network, 1)} s (${fmt(getCpu.client, 1)} + ${fmt(getCpu.network, 1)})`,
+          `Helia cat ${fmt(peer.catCpuPerGiB, 1)} s`,
+          fmt((getCpu.client + getCpu.network) / peer.catCpuPerGiB, 2),
+        ],
       ]
     : []),
   ...e2e.flatMap((r) => [
@@ -333,37 +353,39 @@ ${targets
   .filter((t) => !met(t))
   .map((t) =>
     t.reach && t.reach.needed > t.reach.ceiling
-      ? `\n- ${t.target}: it asks for ${fmt(t.reach.needed)} MB/s, above the ${t.reach.of} ceiling of ${fmt(t.reach.ceiling)} MB/s that this machine's stages allow a ${t.reach.of} of new data (see bench/README.md).`
+      ? `\n- ${t.target}: it asks for ${fmt(t.reach.needed)} MB/s, above the ${t.reach.of} ceiling of ${fmt(t.reach.ceiling)} MB/s that this machine allows a ${t.reach.of} (see bench/README.md).`
       : `\n- ${t.target}: missed; bench/README.md gives the profile and the reasons.`,
   )
   .join("")}
 
-## Stages, measured alone (one thread each, but where the note says otherwise)
+## Stages, measured alone (one thread each, but the disk's)
 
 ${table(
-  ["stage", "MB/s", "how"],
-  stages.map((s) => [s.name, fmt(s.mbps), s.note]),
+  ["stage", "MB/s", "CPU-s per GiB", "how"],
+  stages.map((s) => [
+    s.name,
+    fmt(s.mbps),
+    fmt((s.cpuPerByte ?? 1 / (s.mbps * 1e6)) * GiB, 2),
+    s.note,
+  ]),
 )}
 
 ## Pipeline ceiling
 
-The ceiling is what this machine could do if every core did nothing but the work the
-data path needs: per byte of user data, the seconds each stage takes on one core (from
-the table above, with the 4 + 2 stretch of 1.5 on every per-shard stage), summed, and
-spread perfectly over the ${cores} cores. It counts each stage once; dstore's upload reads
-and encrypts the file twice (roots first, then the shards the nodes were told to expect),
-which the ceiling does not forgive. A get also writes one file, and a filesystem takes
-buffered writes to one file one at a time, so however the work is spread the get cannot
-outrun the rate at which one new file takes data from every core at once (the "one file,
-every core" stage above, ${fmt(getSerial.mbps)} MB/s against ${fmt(rate("disk write + fsync, new data") / 1e6)} MB/s from one thread).
+The ceiling is what this machine could do if it did nothing but the work the data path
+needs, per byte of user data, from the stages above (with the 4 + 2 stretch of 1.5 on
+every per-shard stage). The CPU work of the stages is summed and spread perfectly over the
+${cores} cores; the disk's work (direct I/O, measured with a deep queue) is summed on its
+own, since every node and the client share one device; the ceiling is the lower bound.
+It counts each stage once; dstore's upload reads and encrypts the file twice (roots
+first, then the shards the nodes were told to expect), which the ceiling does not forgive.
 
-    ${formula("put", putCost)}
-    ${formula("get", getCost, getSerial)}
+    ${formula("put", putCost).replaceAll("\n", "\n    ")}
 
-Every byte the data path writes to disk is new data (the shards a node stores, the file a
-get writes), so the disk stage is the new-data one: ${fmt(rate("disk write + fsync, new data") / 1e6)} MB/s, against
-${fmt(rate("disk write + fsync, rewrite") / 1e6)} MB/s for a rewrite into pages just freed (see bench/README.md). With the
-rewrite figure, cores / Σ would give ${fmt(putCeilingRewrite)} MB/s for put and ${fmt(getCeilingRewrite)} MB/s for get.
+    ${formula("get", getCost).replaceAll("\n", "\n    ")}
+
+Through the page cache, 1 GiB of new data costs this machine ${fmt((stage("disk write + fsync, page cache, new data").cpuPerByte ?? 0) * GiB, 2)} CPU-seconds
+to write, against ${fmt((stage("disk write, direct").cpuPerByte ?? 0) * GiB, 2)} with direct I/O (see bench/README.md).
 
 ## Every size
 

@@ -1,18 +1,24 @@
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, open, rm } from "node:fs/promises";
+import { constants, createWriteStream } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createServer, request } from "node:http";
-import { availableParallelism, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { SegmentCipher } from "../client/crypto/segment-cipher.ts";
+import {
+  ALIGNED_BLOCK_SIZE,
+  alignedBlocks,
+  openMaybeDirect,
+} from "../client/data-path/aligned-blocks.ts";
+import { FileWriter } from "../client/data-path/file-writer.ts";
 import { encodeParity, reconstructData } from "../client/erasure/reed-solomon.ts";
 import { getShard } from "../client/node-client.ts";
 import { defaultSegmentSize } from "../client/protocol/layout.ts";
 import { MerkleBuilder, merkleRoot } from "../client/protocol/merkle.ts";
 import { type FileId, shardIdOf } from "../client/protocol/shard-id.ts";
-import { mbps, median, timeRuns } from "./data.ts";
+import { type CpuRuns, mbps, median, timeCpuRuns, timeRuns } from "./data.ts";
 import { startBenchNode } from "./node-fixture.ts";
 
 /** One stage's single-core throughput. */
@@ -20,10 +26,38 @@ export interface StageResult {
   name: string;
   /** MB/s (10^6 bytes) of the stage's own input. */
   mbps: number;
+  /**
+   * For a stage bound by a device rather than the CPU (the disk): CPU-seconds it spent
+   * per byte, every thread of the process counted.
+   */
+  cpuPerByte?: number;
   note: string;
 }
 
 const MiB = 2 ** 20;
+/** Blocks of 512 KiB in flight in the disk stages: enough to keep the device busy. */
+const DEVICE_DEPTH = 8;
+
+/** Read a whole file with direct I/O, {@link DEVICE_DEPTH} blocks in flight. */
+async function readDirect(path: string): Promise<void> {
+  const { handle } = await openMaybeDirect(path, constants.O_RDONLY, true);
+  const blocks = Array.from({ length: DEVICE_DEPTH }, () => alignedBlocks.take());
+  try {
+    const { size } = await handle.stat();
+    let next = 0;
+    await Promise.all(
+      blocks.map(async (block) => {
+        for (let at = next; at < size; at = next) {
+          next += ALIGNED_BLOCK_SIZE;
+          await handle.read(block, 0, ALIGNED_BLOCK_SIZE, at);
+        }
+      }),
+    );
+  } finally {
+    for (const block of blocks) alignedBlocks.give(block);
+    await handle.close();
+  }
+}
 
 /** Every stage of the data path, measured alone on this machine (median of `runs`). */
 export async function measureStages(
@@ -34,7 +68,15 @@ export async function measureStages(
   const record = (name: string, bytes: number, times: number[], note: string) => {
     const value = mbps(bytes, median(times));
     results.push({ name, mbps: value, note });
-    log(`  ${name.padEnd(34)} ${value.toFixed(0).padStart(6)} MB/s  (${note})`);
+    log(`  ${name.padEnd(40)} ${value.toFixed(0).padStart(6)} MB/s  (${note})`);
+  };
+  const recordDevice = (name: string, bytes: number, times: CpuRuns, note: string) => {
+    const value = mbps(bytes, median(times.wall));
+    const cpuPerByte = median(times.cpu) / bytes;
+    results.push({ name, mbps: value, cpuPerByte, note });
+    log(
+      `  ${name.padEnd(40)} ${value.toFixed(0).padStart(6)} MB/s  (${note}; ${(cpuPerByte * 2 ** 30).toFixed(2)} CPU-s per GiB)`,
+    );
   };
 
   const k = 4;
@@ -131,14 +173,36 @@ export async function measureStages(
     "per aligned piece (as the client's workers hash)",
   );
 
-  // Disk writes, twice. New data (each run a new file, all kept until the stage ends)
-  // lands in page-cache pages nothing has used lately, as every shard a node stores and
-  // every file a get writes does; on this VM such pages cost far more than ones just
-  // freed, which is what a rewrite (each run's file removed before the next) reuses.
+  // The disk, as the data path uses it: written and read with direct I/O (as a node keeps
+  // and serves shards and a get writes its output), a queue deep enough to keep the
+  // device busy, each run a new 1 GiB file. These stages are bounded by the device, not
+  // the CPU: their CPU-seconds are recorded apart. Through the page cache, for reference:
+  // new data (pages nothing used lately, which on this VM each cost a fault to the host)
+  // and a rewrite into pages just freed.
   const dir = await mkdtemp(join(tmpdir(), "dstore-bench-disk-"));
   try {
     const total = 1024 * MiB;
-    const writeFile = (path: string) =>
+    const fresh = (run: string) => join(dir, `${run}-${randomBytes(4).toString("hex")}`);
+    const direct: string[] = [];
+    recordDevice(
+      "disk write, direct",
+      total,
+      await timeCpuRuns(runs, async () => {
+        const path = fresh("direct");
+        direct.push(path);
+        const writer = await FileWriter.create(path, { depth: DEVICE_DEPTH });
+        for (let at = 0; at < total; at += 4 * MiB) await writer.write(shard.subarray(0, 4 * MiB));
+        await writer.finish();
+      }),
+      `1 GiB new file per run through the FileWriter (O_DIRECT, ${DEVICE_DEPTH} blocks of 512 KiB), fsync`,
+    );
+    recordDevice(
+      "disk read, direct",
+      total,
+      await timeCpuRuns(runs, async () => readDirect(direct.shift()!)),
+      `the same files read back with O_DIRECT, ${DEVICE_DEPTH} blocks of 512 KiB in flight`,
+    );
+    const writeBuffered = (path: string) =>
       pipeline(
         Readable.from(
           (function* () {
@@ -147,42 +211,20 @@ export async function measureStages(
         ),
         createWriteStream(path, { flush: true, highWaterMark: MiB }),
       );
-    const fresh = (run: string) => join(dir, `${run}-${randomBytes(4).toString("hex")}`);
-    record(
-      "disk write + fsync, new data",
+    recordDevice(
+      "disk write + fsync, page cache, new data",
       total,
-      await timeRuns(runs, () => writeFile(fresh("new"))),
-      "1 GiB new file per run, as the shard store writes (1 MiB buffer, fsync); files kept",
-    );
-    // A get writes one file; how fast can one file take new data from every core at once?
-    const writers = availableParallelism();
-    record(
-      "disk write + fsync, new data, one file, every core",
-      total,
-      await timeRuns(runs, async () => {
-        const file = await open(fresh("shared"), "wx");
-        try {
-          await Promise.all(
-            Array.from({ length: writers }, async (_, writer) => {
-              for (let at = writer * 4 * MiB; at < total; at += writers * 4 * MiB)
-                await file.write(shard, 0, 4 * MiB, at);
-            }),
-          );
-          await file.sync();
-        } finally {
-          await file.close();
-        }
-      }),
-      `1 GiB new file per run, ${writers} writes of 4 MiB blocks to it in flight at once, fsync`,
+      await timeCpuRuns(runs, () => writeBuffered(fresh("new"))),
+      "1 GiB new file per run through the page cache (1 MiB writes, fsync); files kept",
     );
     await rm(dir, { recursive: true });
     await mkdir(dir);
-    record(
-      "disk write + fsync, rewrite",
+    recordDevice(
+      "disk write + fsync, page cache, rewrite",
       total,
-      await timeRuns(runs, async () => {
+      await timeCpuRuns(runs, async () => {
         const path = fresh("again");
-        await writeFile(path);
+        await writeBuffered(path);
         await rm(path);
       }),
       "the same, each file removed before the next run writes (pages reused)",
@@ -270,7 +312,7 @@ async function nodeStages(
         },
         true,
       ),
-      "from the page cache to the client",
+      "read with O_DIRECT, sent to the client",
     );
   } finally {
     await bench.stop();
