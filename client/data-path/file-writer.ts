@@ -20,9 +20,10 @@ export interface FileWriterOptions {
 }
 
 /**
- * Bytes written through the page cache between early flushes to disk. Without them the
- * kernel holds a whole file in dirty pages until the final fsync, and every writer of a
- * put then waits for the disk at the same moment with the CPU idle.
+ * Bytes written between early flushes to disk. Without them the final fsync finds a whole
+ * file's worth of data still to flush (in dirty pages, or with direct I/O in the disk's
+ * own cache: on a VM, the host's page cache), and every writer of a put waits for the
+ * disk at the same moment with the CPU idle.
  */
 const SYNC_EVERY = 16 * 1024 * 1024;
 
@@ -30,9 +31,9 @@ const SYNC_EVERY = 16 * 1024 * 1024;
  * Writes a new file front to back and makes it durable, the way bulk data should be
  * written: bytes are copied into page-aligned blocks and each full block is written at its
  * offset while the next one fills, with `O_DIRECT` where the system allows (no page-cache
- * copy, no dirty pages to flush later). The last block is padded to the alignment and
- * the file cut back to its length. Through the page cache (no `O_DIRECT`), a datasync
- * runs every 16 MiB, one at a time, so write-back keeps pace with the writer.
+ * copy). The last block is padded to the alignment and the file cut back to its length.
+ * A datasync runs every 16 MiB, one at a time, so the disk's write-back keeps pace with
+ * the writer.
  *
  * @example
  * const writer = await FileWriter.create(path);
@@ -186,7 +187,6 @@ export class FileWriter {
   }
 
   #written(length: number): void {
-    if (this.direct) return;
     this.#unsynced += length;
     if (this.#unsynced < SYNC_EVERY || this.#syncing) return;
     this.#unsynced = 0;
