@@ -6,7 +6,12 @@ import type { Chain } from "./chain/contracts.ts";
 import { type FileRecord, readOwnedFile } from "./chain/files.ts";
 import { unwrapFileKey } from "./crypto/key-wrap.ts";
 import { SegmentCipher } from "./crypto/segment-cipher.ts";
-import { CodecPool, defaultWorkers, SpareWorkers } from "./data-path/codec-pool.ts";
+import {
+  CodecPool,
+  defaultWorkers,
+  type SpareWorkers,
+  withSpareWorkers,
+} from "./data-path/codec-pool.ts";
 import { FileWriter } from "./data-path/file-writer.ts";
 import { recoverSegment } from "./data-path/segment-recovery.ts";
 import { ShardReader } from "./data-path/shard-reader.ts";
@@ -75,12 +80,9 @@ export async function download(
   options: DownloadOptions = {},
 ): Promise<DownloadResult> {
   // The codec workers load their code while the file's record is read from the chain.
-  const spares = new SpareWorkers(defaultWorkers());
-  try {
-    return await downloadWith(spares, chain, requested, destination, options);
-  } finally {
-    await spares.close();
-  }
+  return withSpareWorkers(defaultWorkers(), (spares) =>
+    downloadWith(spares, chain, requested, destination, options),
+  );
 }
 
 async function downloadWith(
@@ -125,7 +127,7 @@ async function downloadWith(
   // CPU more than everything else a get does.
   const out = await FileWriter.create(tmp, { depth: OUTPUT_DEPTH });
   let badShards: number[];
-  const pool = new CodecPool(fileKey, getBytes(fileId), layout, undefined, undefined, spares);
+  const pool = new CodecPool(fileKey, getBytes(fileId), layout, { spares });
   fetch.pool = pool;
   try {
     // A failing disk (full, gone) is the output's fault, not the network's: say so.

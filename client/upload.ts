@@ -8,7 +8,8 @@ import {
   CodecPool,
   defaultWorkers,
   type PieceRoots,
-  SpareWorkers,
+  type SpareWorkers,
+  withSpareWorkers,
 } from "./data-path/codec-pool.ts";
 import { openSegmentSource, type SegmentSource } from "./data-path/segment-source.ts";
 import { DstoreError, isDstoreError } from "./errors.ts";
@@ -87,12 +88,9 @@ export async function upload(
 ): Promise<UploadResult> {
   // While the roots are computed the main thread only reads the file: every core codes.
   // The workers load their code while the input is opened.
-  const spares = new SpareWorkers(defaultWorkers(false));
-  try {
-    return await uploadWith(spares, chain, input, options);
-  } finally {
-    await spares.close();
-  }
+  return withSpareWorkers(defaultWorkers(false), (spares) =>
+    uploadWith(spares, chain, input, options),
+  );
 }
 
 async function uploadWith(
@@ -118,14 +116,10 @@ async function uploadWith(
   const stored: { target: Target; receipt: SignedReceipt }[] = [];
   let keepShards = false;
   const layout = source.layout;
-  const pool = new CodecPool(
-    fileKey,
-    getBytes(fileId),
-    layout,
-    defaultWorkers(false),
-    undefined,
+  const pool = new CodecPool(fileKey, getBytes(fileId), layout, {
+    threads: defaultWorkers(false),
     spares,
-  );
+  });
   // The nodes are asked whether they are up while the roots are computed.
   const listing = listNodes(chain, { probe: true });
   listing.catch(() => {});

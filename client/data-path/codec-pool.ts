@@ -91,13 +91,11 @@ async function stopWorkers(workers: readonly Started[]): Promise<void> {
  * takes them; {@link close} stops the ones no pool took.
  *
  * @example
- * const spares = new SpareWorkers(defaultWorkers());
- * try {
+ * const result = await withSpareWorkers(defaultWorkers(), async (spares) => {
  *   const record = await readRecord(); // meanwhile the workers start
- *   const pool = new CodecPool(key, id, layout, undefined, undefined, spares);
- * } finally {
- *   await spares.close();
- * }
+ *   const pool = new CodecPool(key, id, layout, { spares });
+ *   // ...
+ * });
  */
 export class SpareWorkers {
   readonly #workers: Started[];
@@ -120,6 +118,29 @@ export class SpareWorkers {
   }
 }
 
+/** Run `work` with `count` workers starting meanwhile; the ones it leaves are stopped. */
+export async function withSpareWorkers<T>(
+  count: number,
+  work: (spares: SpareWorkers) => Promise<T>,
+): Promise<T> {
+  const spares = new SpareWorkers(count);
+  try {
+    return await work(spares);
+  } finally {
+    await spares.close();
+  }
+}
+
+/** Options of a {@link CodecPool}. */
+export interface CodecPoolOptions {
+  /** Workers to run (default: {@link defaultWorkers}). */
+  threads?: number;
+  /** Segments the ring holds (default: one per worker, plus three). */
+  slots?: number;
+  /** Workers started ahead, taken before any new one is started. */
+  spares?: SpareWorkers;
+}
+
 /**
  * Worker threads that do a file's CPU work (AES-GCM, Reed-Solomon, SHA-256) on segments
  * held in a {@link SegmentRing} they share with the main thread, so the main thread only
@@ -136,18 +157,11 @@ export class CodecPool {
 
   readonly #spares: SpareWorkers | undefined;
 
-  /**
-   * @param threads Workers to run (default: {@link defaultWorkers}).
-   * @param slots Segments the ring holds (default: one per worker, plus three).
-   * @param spares Workers started ahead, taken before any new one is started.
-   */
   constructor(
     fileKey: Uint8Array,
     fileId: Uint8Array,
     layout: FileLayout,
-    threads?: number,
-    slots?: number,
-    spares?: SpareWorkers,
+    { threads, slots, spares }: CodecPoolOptions = {},
   ) {
     this.#spares = spares;
     const count = Math.max(1, threads ?? defaultWorkers());

@@ -29,7 +29,7 @@ describe("CodecPool", () => {
 
   it("keeps coding after it grows and shrinks between passes", async () => {
     const plain = randomBytes(layout.size);
-    const pool = new CodecPool(fileKey, fileId, layout, 1, 6);
+    const pool = new CodecPool(fileKey, fileId, layout, { threads: 1, slots: 6 });
     try {
       await pool.resize(3);
       expect(pool.depth).toBe(4);
@@ -48,11 +48,11 @@ describe("CodecPool", () => {
     // A worker stopped while its native Reed-Solomon addon loads used to abort the whole
     // process (an assertion in the addon): a tiny upload shrinks its pool at once.
     for (let round = 0; round < 8; round++) {
-      const pool = new CodecPool(fileKey, fileId, layout, 3);
+      const pool = new CodecPool(fileKey, fileId, layout, { threads: 3 });
       await pool.resize(1);
       await pool.close();
     }
-    const pool = new CodecPool(fileKey, fileId, layout, 2);
+    const pool = new CodecPool(fileKey, fileId, layout, { threads: 2 });
     try {
       const plain = randomBytes(layout.size);
       expect((await roundTrip(pool, plain, 0)).equals(plain.subarray(0, 65_520))).toBe(true);
@@ -62,7 +62,7 @@ describe("CodecPool", () => {
   });
 
   it("never keeps more segments in flight than its ring can hold with two slots free", async () => {
-    const pool = new CodecPool(fileKey, fileId, layout, 1);
+    const pool = new CodecPool(fileKey, fileId, layout, { threads: 1 });
     try {
       expect(pool.ring.slots).toBe(4);
       await pool.resize(4);
@@ -73,7 +73,7 @@ describe("CodecPool", () => {
   });
 
   it("refuses to resize while work is pending", async () => {
-    const pool = new CodecPool(fileKey, fileId, layout, 2);
+    const pool = new CodecPool(fileKey, fileId, layout, { threads: 2 });
     try {
       const slot = await pool.ring.acquire();
       const coding = pool.encode(0, slot, false, false);
