@@ -30,23 +30,35 @@ async function scrape(url: string): Promise<Map<string, number>> {
   return values;
 }
 
-/** 64 uploads at once into one real node process; its event-loop delay meanwhile. */
-export async function measureNodeLoad(uploads: number, bytesEach: number): Promise<NodeLoadResult> {
+/**
+ * Bursts of `uploads` uploads at once into one real node process, `runs` times; the
+ * node's event-loop delay during each burst, and the burst with the median p99.
+ */
+export async function measureNodeLoad(
+  uploads: number,
+  bytesEach: number,
+  runs: number,
+): Promise<NodeLoadResult & { runs: NodeLoadResult[] }> {
   const bench = await startBenchNode();
   try {
     const shard = randomBytes(bytesEach);
-    await scrape(bench.node.url); // resets the node's event-loop histogram
-    const started = performance.now();
-    await Promise.all(Array.from({ length: uploads }, () => bench.upload(shard, 256 * 1024)));
-    const seconds = (performance.now() - started) / 1000;
-    const metrics = await scrape(bench.node.url);
-    return {
-      uploads,
-      bytesEach,
-      seconds,
-      p99Ms: (metrics.get("dstore_nodejs_eventloop_lag_p99_seconds") ?? Number.NaN) * 1000,
-      maxMs: (metrics.get("dstore_nodejs_eventloop_lag_max_seconds") ?? Number.NaN) * 1000,
-    };
+    const results: NodeLoadResult[] = [];
+    for (let run = 0; run < runs; run++) {
+      await scrape(bench.node.url); // resets the node's event-loop histogram
+      const started = performance.now();
+      await Promise.all(Array.from({ length: uploads }, () => bench.upload(shard, 256 * 1024)));
+      const seconds = (performance.now() - started) / 1000;
+      const metrics = await scrape(bench.node.url);
+      results.push({
+        uploads,
+        bytesEach,
+        seconds,
+        p99Ms: (metrics.get("dstore_nodejs_eventloop_lag_p99_seconds") ?? Number.NaN) * 1000,
+        maxMs: (metrics.get("dstore_nodejs_eventloop_lag_max_seconds") ?? Number.NaN) * 1000,
+      });
+    }
+    const byP99 = [...results].sort((a, b) => a.p99Ms - b.p99Ms);
+    return { ...byP99[Math.floor((byP99.length - 1) / 2)]!, runs: results };
   } finally {
     await bench.stop();
   }

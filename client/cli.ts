@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import "./cli/threadpool.ts";
 import { addDevnetCommand } from "./cli/devnet-command.ts";
 import { addFileCommands } from "./cli/file-commands.ts";
 import { addNodeCommand } from "./cli/node-command.ts";

@@ -8,6 +8,7 @@ import {
   UPLOAD_TYPES,
 } from "../client/protocol/eip712.ts";
 import { type FileId, shardIdOf } from "../client/protocol/shard-id.ts";
+import { cpuTurns } from "./cpu-turns.ts";
 import { DeletionMessageSchema, decodeEnvelope, UploadMessageSchema } from "./envelope.ts";
 import { NodeServiceError } from "./errors.ts";
 import type { NonceStore } from "./nonce-store.ts";
@@ -95,7 +96,7 @@ export class Authorizer {
       message.nodeId,
     );
     this.#checkExpiry(message.expiry);
-    this.#checkSigner(envelope, types);
+    await cpuTurns.run(() => this.#checkSigner(envelope, types));
     await this.#claimNonce(message.nonce, message.expiry);
     return { envelope, message };
   }

@@ -6,6 +6,7 @@ import {
   typedDomain,
 } from "../client/protocol/eip712.ts";
 import type { FileId } from "../client/protocol/shard-id.ts";
+import { cpuTurns } from "./cpu-turns.ts";
 import type { ShardMeta } from "./shard-store.ts";
 
 /** Signs the receipts a node hands out for stored shards, with the operator's key. */
@@ -29,10 +30,8 @@ export class ReceiptSigner {
       size: BigInt(meta.size),
       root: meta.root,
     };
-    const signature = await this.#wallet.signTypedData(
-      typedDomain(this.#domain),
-      RECEIPT_TYPES,
-      receipt,
+    const signature = await cpuTurns.run(() =>
+      this.#wallet.signTypedData(typedDomain(this.#domain), RECEIPT_TYPES, receipt),
     );
     return {
       receipt: { ...receipt, size: String(meta.size) },
