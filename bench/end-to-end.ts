@@ -45,6 +45,8 @@ export interface SizeResult {
   get: CliRun[];
   /** Get runs with two of the six nodes stopped (1 GiB only). */
   degradedGet?: CliRun[];
+  /** Get runs of the same file just before, with every node up, back to back as those. */
+  healthyGet?: CliRun[];
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -139,22 +141,31 @@ export async function measureEndToEnd(
       results.push(result);
     }
     if (degradedId && degradedBytes) {
-      // Stop the nodes of two data shards: every segment must be rebuilt from parity.
+      const entry = results.find((r) => r.bytes === degradedBytes)!;
+      // The same file, the same number of gets back to back, first with every node up,
+      // then with the nodes of two data shards stopped (every segment rebuilt from
+      // parity): the two differ only in the nodes that answer.
+      const getAll = async (kind: string) => {
+        const runs: CliRun[] = [];
+        for (let i = 0; i < entry.get.length; i++) {
+          const output = join(work, `${kind}-${i}`);
+          const get = await runMeasured(["get", degradedId, "-o", output], env, work, network);
+          if ((await sha256File(output)) !== degradedHash)
+            throw new Error(`the ${kind} download came back different`);
+          await rm(output);
+          runs.push(get.run);
+          log(
+            `  ${kind} get run ${i + 1}: ${mbps(degradedBytes, get.run.seconds).toFixed(0)} MB/s`,
+          );
+        }
+        return runs;
+      };
+      entry.healthyGet = await getAll("healthy");
       const victims = devnet.info.nodes.filter(
         (node) => node.nodeId === placements[0] || node.nodeId === placements[1],
       );
       for (const node of victims) process.kill(node.pid, "SIGTERM");
-      const entry = results.find((r) => r.bytes === degradedBytes)!;
-      entry.degradedGet = [];
-      for (let i = 0; i < entry.get.length; i++) {
-        const output = join(work, `degraded-${i}`);
-        const get = await runMeasured(["get", degradedId, "-o", output], env, work, network);
-        if ((await sha256File(output)) !== degradedHash)
-          throw new Error("the degraded download came back different");
-        await rm(output);
-        entry.degradedGet.push(get.run);
-        log(`  degraded get run ${i + 1}: ${mbps(degradedBytes, get.run.seconds).toFixed(0)} MB/s`);
-      }
+      entry.degradedGet = await getAll("degraded");
     }
   } finally {
     await devnet?.stop();

@@ -122,6 +122,7 @@ const getMbps = medianMbps(mainSize, main.get);
 const putCpu = medianCpuPerGiB(mainSize, main.put);
 const getCpu = medianCpuPerGiB(mainSize, main.get);
 const degradedMbps = main.degradedGet ? medianMbps(mainSize, main.degradedGet) : Number.NaN;
+const healthyMbps = main.healthyGet ? medianMbps(mainSize, main.healthyGet) : Number.NaN;
 
 let peer:
   | { version: string; add: number; cat: number; addCpuPerGiB: number; catCpuPerGiB: number }
@@ -177,9 +178,9 @@ const targets: Target[] = [
   },
   {
     target: "get with 2 of 6 nodes down ≥ 90 % of healthy get",
-    value: degradedMbps / getMbps,
+    value: degradedMbps / healthyMbps,
     goal: 0.9,
-    text: `${degradedMbps.toFixed(0)} / ${getMbps.toFixed(0)} MB/s`,
+    text: `${degradedMbps.toFixed(0)} / ${healthyMbps.toFixed(0)} MB/s`,
   },
   ...(peer
     ? [
@@ -266,8 +267,8 @@ const rows = [
   [
     "get, 2 of 6 nodes down",
     `${fmt(degradedMbps)} MB/s`,
-    `healthy get ${fmt(getMbps)} MB/s`,
-    fmt(degradedMbps / getMbps, 2),
+    `healthy get of the same file, just before ${fmt(healthyMbps)} MB/s`,
+    fmt(degradedMbps / healthyMbps, 2),
   ],
   ...(peer
     ? [
