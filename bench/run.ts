@@ -101,7 +101,7 @@ log(formula("get", getCost));
 log("\nnode under 64 concurrent uploads:");
 const load = await measureNodeLoad(64, quick ? 4 * MiB : 16 * MiB, runs);
 log(
-  `  ${load.uploads} × ${load.bytesEach / MiB} MiB, ${runs} burst(s): event-loop delay p99 ${load.runs.map((r) => r.p99Ms.toFixed(1)).join(", ")} ms (median ${load.p99Ms.toFixed(1)}, max of that burst ${load.maxMs.toFixed(1)}), ${load.seconds.toFixed(1)} s`,
+  `  ${load.uploads} × ${load.bytesEach / MiB} MiB, ${runs} run(s), a fresh node each: event-loop delay p99 ${load.runs.map((r) => r.p99Ms.toFixed(1)).join(", ")} ms (median ${load.p99Ms.toFixed(1)}, max of that run ${load.maxMs.toFixed(1)}), ${load.seconds.toFixed(1)} s`,
 );
 
 log("\nend to end through a 6-node devnet (4+2):");
@@ -313,7 +313,7 @@ const rows = [
     ],
   ]),
   [
-    "node event-loop delay p99, 64 uploads (median burst)",
+    "node event-loop delay p99, 64 uploads (median run)",
     `${fmt(load.p99Ms, 1)} ms`,
     "50 ms",
     fmt(load.p99Ms / 50, 2),
