@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
+import { type FileHandle, open, rm } from "node:fs/promises";
 
 /**
  * Alignment of direct I/O: memory address, file offset and length of every read or write
@@ -100,7 +100,7 @@ export async function openMaybeDirect(
   path: string,
   flags: number,
   direct: boolean,
-  mode = 0o600,
+  mode = 0o666,
 ): Promise<{ handle: FileHandle; direct: boolean }> {
   if (!direct || !directIoAllowed())
     return { handle: await open(path, flags, mode), direct: false };
@@ -113,7 +113,9 @@ export async function openMaybeDirect(
     return { handle, direct: true };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EINVAL") {
+      // A file this call created (O_EXCL: it was not there) must not stay behind.
       await plain?.close();
+      if (plain && (flags & constants.O_EXCL) !== 0) await rm(path, { force: true });
       throw error;
     }
     return { handle: plain ?? (await open(path, flags, mode)), direct: false };

@@ -83,7 +83,8 @@ export class FileWriter {
 
   /**
    * Take `bytes` (copied: the caller may reuse them once this resolves). Resolves as soon
-   * as they are copied, which waits only while every block is being written.
+   * as they are copied, which waits only while every block is being written. One call at
+   * a time: the next waits for this one.
    */
   async write(bytes: Uint8Array): Promise<void> {
     for (let at = 0; at < bytes.length; ) {
