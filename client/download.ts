@@ -122,27 +122,33 @@ async function downloadWith(
     );
   }
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.part`);
-  // Bulk plaintext bypasses the page cache where it can: a download is written once and
-  // rarely read back at once, and on many virtual machines new page-cache pages cost the
-  // CPU more than everything else a get does.
-  const out = await FileWriter.create(tmp, { depth: OUTPUT_DEPTH });
   let badShards: number[];
   const pool = new CodecPool(fileKey, getBytes(fileId), layout, { spares });
   fetch.pool = pool;
-  try {
-    // A failing disk (full, gone) is the output's fault, not the network's: say so.
-    const writing = (cause: unknown) =>
-      new DstoreError("OutputError", `writing ${path} failed: ${(cause as Error).message}`, {
-        cause,
-      });
-    badShards = await fetchInto(fetch, async (plain) => {
-      await out.write(plain).catch((cause) => Promise.reject(writing(cause)));
+  // A failing disk (full, gone, read-only) is the output's fault, not the network's: say so.
+  const writing = (cause: unknown) =>
+    new DstoreError("OutputError", `writing ${path} failed: ${(cause as Error).message}`, {
+      cause,
     });
-    await out.finish().catch((cause) => Promise.reject(writing(cause)));
+  let out: FileWriter | undefined;
+  try {
+    // Bulk plaintext bypasses the page cache where it can: a download is written once and
+    // rarely read back at once, and on many virtual machines new page-cache pages cost the
+    // CPU more than everything else a get does.
+    const output = await FileWriter.create(tmp, { depth: OUTPUT_DEPTH }).catch((cause) =>
+      Promise.reject(writing(cause)),
+    );
+    out = output;
+    badShards = await fetchInto(fetch, async (plain) => {
+      await output.write(plain).catch((cause) => Promise.reject(writing(cause)));
+    });
+    await output.finish().catch((cause) => Promise.reject(writing(cause)));
     await rename(tmp, path);
   } catch (error) {
-    await out.abort();
-    await rm(tmp, { force: true });
+    if (out) {
+      await out.abort();
+      await rm(tmp, { force: true });
+    }
     throw error;
   } finally {
     await pool.close();

@@ -4,6 +4,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promis
 import { join } from "node:path";
 import {
   ALIGNED_BLOCK_SIZE,
+  AlignedBlocksExhausted,
   alignedBlocks,
   alignUp,
   DIRECT_IO_ALIGNMENT,
@@ -52,6 +53,8 @@ export interface Reservation {
 }
 
 const LEAF_BATCH = 2048;
+/** Most ms a GET may wait for the client to take the bytes already sent. */
+const SEND_STALL_TIMEOUT = 60_000;
 
 /**
  * The shards a node keeps, on disk under its data directory only:
@@ -199,7 +202,7 @@ export class ShardStore {
           cause: error,
         });
       }
-      throw error;
+      throw busyOr(error);
     } finally {
       this.#writing.delete(shardId);
       reservation.release();
@@ -244,16 +247,19 @@ export class ShardStore {
       constants.O_RDONLY,
       this.#options.directIo ?? true,
     );
-    // A write to a socket that is already gone may never call back: stop at 'close'.
+    // A write to a socket that is already gone may never call back: stop at 'close'. A
+    // client that stops reading holds two blocks: after a minute it is cut off.
+    let onClose = () => {};
     const closed = new Promise<void>((_, reject) => {
-      out.once("close", () =>
-        reject(new NodeServiceError("RequestAborted", "the client closed the connection")),
-      );
+      onClose = () =>
+        reject(new NodeServiceError("RequestAborted", "the client closed the connection"));
+      out.once("close", onClose);
     });
     closed.catch(() => {});
-    const blocks = [alignedBlocks.take(), alignedBlocks.take()];
+    const blocks: Buffer[] = [];
     const inFlight: (Promise<void> | undefined)[] = [undefined, undefined];
     try {
+      blocks.push(takeBlock(), takeBlock());
       // Direct reads start on an aligned offset and read whole aligned lengths (the last
       // one stops at the end of the file): what lies outside the range is not sent.
       let position = direct ? start - (start % DIRECT_IO_ALIGNMENT) : start;
@@ -270,7 +276,15 @@ export class ShardStore {
         position += bytesRead;
         skip = 0;
         const written = new Promise<void>((resolve, reject) => {
-          out.write(chunk, (error) => (error ? reject(error) : resolve()));
+          const stalled = setTimeout(
+            () => reject(new NodeServiceError("RequestAborted", "the client stopped reading")),
+            SEND_STALL_TIMEOUT,
+          );
+          out.write(chunk, (error) => {
+            clearTimeout(stalled);
+            if (error) reject(error);
+            else resolve();
+          });
         });
         inFlight[turn] = Promise.race([written, closed]);
         inFlight[turn]!.catch(() => {});
@@ -282,6 +296,7 @@ export class ShardStore {
       throw error;
     } finally {
       await Promise.allSettled(inFlight);
+      out.off("close", onClose);
       for (const block of blocks) alignedBlocks.give(block);
       await handle.close();
     }
@@ -408,6 +423,24 @@ export class ShardStore {
       return false;
     }
   }
+}
+
+/** A block for direct I/O, or 503 when every block is in use (too many transfers at once). */
+function takeBlock(): Buffer {
+  try {
+    return alignedBlocks.take();
+  } catch (error) {
+    throw busyOr(error);
+  }
+}
+
+/** `error`, or a 503 ServiceUnavailable if it says every direct I/O block is in use. */
+function busyOr(error: unknown): unknown {
+  return error instanceof AlignedBlocksExhausted
+    ? new NodeServiceError("ServiceUnavailable", "the node is serving too many transfers at once", {
+        cause: error,
+      })
+    : error;
 }
 
 function assertShardId(shardId: string): asserts shardId is ShardId {

@@ -32,6 +32,15 @@ const { Memory } = (
 /** Most memory the arena may ever hold (address space is reserved for it up front). */
 const ARENA_LIMIT = 2 ** 30;
 
+/** Every block of the arena is in use: too many transfers at once. */
+export class AlignedBlocksExhausted extends Error {
+  override name = "AlignedBlocksExhausted" as const;
+
+  constructor() {
+    super(`all ${ARENA_LIMIT / ALIGNED_BLOCK_SIZE} blocks for direct I/O are in use`);
+  }
+}
+
 /**
  * Page-aligned blocks of memory for direct I/O, which the kernel refuses from a misaligned
  * buffer. Node's Buffers carry no alignment promise, but a WebAssembly memory starts on a
@@ -59,8 +68,7 @@ class AlignedBlocks {
       shared: true,
     });
     const offset = this.#blocks * ALIGNED_BLOCK_SIZE;
-    if (offset + ALIGNED_BLOCK_SIZE > ARENA_LIMIT)
-      throw new RangeError("the direct I/O arena is exhausted");
+    if (offset + ALIGNED_BLOCK_SIZE > ARENA_LIMIT) throw new AlignedBlocksExhausted();
     this.#memory.grow(ALIGNED_BLOCK_SIZE / WASM_PAGE);
     this.#blocks++;
     return Buffer.from(this.#memory.buffer, offset, ALIGNED_BLOCK_SIZE);

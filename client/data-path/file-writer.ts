@@ -104,6 +104,7 @@ export class FileWriter {
   /** Write what is left, cut the file to its length, fsync and close it. */
   async finish(): Promise<void> {
     try {
+      this.#throwIfFailed();
       const length = this.length;
       if (this.#filled > 0) this.#submit();
       await this.#drain();
@@ -123,6 +124,9 @@ export class FileWriter {
     this.#waiting?.();
     await this.#drain();
     await this.#handle.close().catch(() => {});
+    this.#current = undefined;
+    this.#filled = 0;
+    this.#free.length = 0;
     for (const block of this.#owned) alignedBlocks.give(block);
     this.#owned.length = 0;
   }
@@ -146,6 +150,7 @@ export class FileWriter {
         this.#owned.push(fresh);
         return fresh;
       }
+      if (this.#waiting) throw new Error("FileWriter.write: one call at a time");
       await new Promise<void>((resolve) => (this.#waiting = resolve));
     }
   }
@@ -182,7 +187,10 @@ export class FileWriter {
   async #writeAt(bytes: Buffer, offset: number): Promise<void> {
     for (let at = 0; at < bytes.length; ) {
       const { bytesWritten } = await this.#handle.write(bytes, at, bytes.length - at, offset + at);
-      if (bytesWritten === 0) throw new Error("the disk took no more bytes");
+      // A short write means a full disk; with direct I/O the rest could not even be sent
+      // from where it stopped, unless that is aligned.
+      if (bytesWritten === 0 || (this.direct && bytesWritten % DIRECT_IO_ALIGNMENT !== 0))
+        throw Object.assign(new Error("the disk took only part of a write"), { code: "ENOSPC" });
       at += bytesWritten;
     }
   }

@@ -92,6 +92,19 @@ describe("FileWriter", () => {
     }
   });
 
+  it("fails a write still copying when it is aborted, and a finish after an abort, writing nothing", async () => {
+    const dir = await tempDir("dstore-writer-");
+    const writer = await FileWriter.create(join(dir, "file"), { depth: 2 });
+    const failed = expect(writer.write(randomBytes(8 * ALIGNED_BLOCK_SIZE))).rejects.toThrow(
+      "closed",
+    );
+    await writer.abort();
+    await failed;
+    await expect(writer.finish()).rejects.toThrow("closed");
+    // What was copied into blocks but not yet written stays unwritten: the file is short.
+    expect((await readFile(join(dir, "file"))).length).toBeLessThan(8 * ALIGNED_BLOCK_SIZE);
+  });
+
   it("gives its blocks back: many writers one after the other use no more memory than one", async () => {
     const dir = await tempDir("dstore-writer-");
     const data = randomBytes(3 * ALIGNED_BLOCK_SIZE);
