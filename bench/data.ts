@@ -63,6 +63,11 @@ export async function timeCpuRuns(runs: number, fn: () => Promise<unknown>): Pro
   return result;
 }
 
+/** The median of `seconds` spent on `bytes`, per GiB. */
+export function medianPerGiB(bytes: number, seconds: number[]): number {
+  return (median(seconds) / bytes) * 2 ** 30;
+}
+
 /** Megabytes (10^6 bytes) per second. */
 export function mbps(bytes: number, seconds: number): number {
   return bytes / seconds / 1e6;

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runScript } from "../test/helpers/cli.ts";
 import { type DevnetProcess, startDevnetProcess } from "../test/helpers/devnet.ts";
-import { mbps, median, writeSeededFile } from "./data.ts";
+import { mbps, median, medianPerGiB, writeSeededFile } from "./data.ts";
 
 const MEASURE = fileURLToPath(new URL("./measure.ts", import.meta.url));
 
@@ -179,10 +179,9 @@ export function medianCpuPerGiB(
   bytes: number,
   runs: CliRun[],
 ): { client: number; network: number } {
-  const per = (seconds: number) => (seconds / bytes) * 2 ** 30;
   return {
-    client: per(median(runs.map((run) => run.cpu.client))),
-    network: per(median(runs.map((run) => run.cpu.network))),
+    client: medianPerGiB(bytes, runs.map((run) => run.cpu.client)),
+    network: medianPerGiB(bytes, runs.map((run) => run.cpu.network)),
   };
 }
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { measureChainCost } from "./chain-cost.ts";
 import { throughputChart } from "./chart.ts";
-import { median } from "./data.ts";
+import { medianPerGiB } from "./data.ts";
 import { measureEndToEnd, medianCpuPerGiB, medianMbps, type SizeResult } from "./end-to-end.ts";
 import { measureNodeLoad } from "./node-load.ts";
 import { measurePeer, peerMbps } from "./peer.ts";
@@ -134,8 +134,8 @@ if (!flags["skip-peer"]) {
     version: result.version,
     add: peerMbps(mainSize, result.add),
     cat: peerMbps(mainSize, result.cat),
-    addCpuPerGiB: (median(result.addCpu) / mainSize) * GiB,
-    catCpuPerGiB: (median(result.catCpu) / mainSize) * GiB,
+    addCpuPerGiB: medianPerGiB(mainSize, result.addCpu),
+    catCpuPerGiB: medianPerGiB(mainSize, result.catCpu),
   };
 }
 

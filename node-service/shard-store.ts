@@ -68,6 +68,8 @@ export class ShardStore {
   readonly #dir: string;
   readonly #options: ShardStoreOptions;
   readonly #log: Logger;
+  /** Whether shard bytes may bypass the page cache. */
+  readonly #direct: boolean;
   readonly #shards = new Map<ShardId, ShardMeta>();
   readonly #writing = new Set<ShardId>();
   #used = 0;
@@ -77,6 +79,7 @@ export class ShardStore {
     this.#dir = dir;
     this.#options = options;
     this.#log = options.logger ?? createLogger("node-service:store");
+    this.#direct = options.directIo ?? true;
   }
 
   /** Open (or create) the store in `dataDir`, dropping leftovers of interrupted writes. */
@@ -245,7 +248,7 @@ export class ShardStore {
     const { handle, direct } = await openMaybeDirect(
       this.dataPath(shardId),
       constants.O_RDONLY,
-      this.#options.directIo ?? true,
+      this.#direct,
     );
     // A write to a socket that is already gone may never call back: stop at 'close'. A
     // client that stops reading holds two blocks: after a minute it is cut off.
@@ -279,7 +282,7 @@ export class ShardStore {
           const stalled = setTimeout(
             () => reject(new NodeServiceError("RequestAborted", "the client stopped reading")),
             SEND_STALL_TIMEOUT,
-          );
+          ).unref();
           out.write(chunk, (error) => {
             clearTimeout(stalled);
             if (error) reject(error);
@@ -341,9 +344,7 @@ export class ShardStore {
         if (filled === batch.length) flushLeaves();
       });
       let received = 0;
-      const data = await FileWriter.create(dataTmp, {
-        direct: this.#options.directIo ?? true,
-      });
+      const data = await FileWriter.create(dataTmp, { direct: this.#direct });
       try {
         for await (const chunk of body as AsyncIterable<Buffer>) {
           received += chunk.length;

@@ -14,16 +14,16 @@ import {
 // One worker of a CodecPool: seals and erasure-codes segments (with the Merkle subtree
 // root of every aligned piece), or rebuilds and opens them, in slots of the shared ring.
 // It may start before its file is known: the file comes as its first message.
-let init: CodecWorkerData;
+let ring: SharedArrayBuffer;
 let cipher: SegmentCipher;
 let layout: FileLayout;
 let slotSize: number;
 let pieceSize: number;
 const region = (slot: number, offset: number, length: number) =>
-  Buffer.from(init.ring, slot * slotSize + offset, length);
+  Buffer.from(ring, slot * slotSize + offset, length);
 
 function setUp(file: CodecWorkerData): void {
-  init = file;
+  ring = file.ring;
   cipher = new SegmentCipher(Buffer.from(file.fileKey), Buffer.from(file.fileId));
   layout = new FileLayout(file.layout);
   ({ slotSize, pieceSize } = file.slots);
