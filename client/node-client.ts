@@ -25,13 +25,6 @@ export interface NodeStatusReport {
   version: string;
 }
 
-/** A shard's bytes as a stream, from a node. */
-export interface ShardDownload {
-  body: IncomingMessage;
-  /** Bytes the body will carry. */
-  length: number;
-}
-
 /** Options common to node requests. */
 export interface NodeRequestOptions {
   signal?: AbortSignal;
@@ -44,7 +37,7 @@ function url(base: string, path: string): string {
 }
 
 /** The error a node answered with, as a NodeRequestError that names it. */
-function nodeError(base: string, what: string, status: number, text: string): DstoreError {
+export function nodeError(base: string, what: string, status: number, text: string): DstoreError {
   let detail = `HTTP ${status}`;
   let name = "";
   try {
@@ -63,7 +56,7 @@ function nodeError(base: string, what: string, status: number, text: string): Ds
   );
 }
 
-function networkError(base: string, what: string, cause: unknown): DstoreError {
+export function networkError(base: string, what: string, cause: unknown): DstoreError {
   if (cause instanceof DstoreError) return cause;
   const code = (cause as { code?: string }).code ?? (cause as Error).message;
   return new DstoreError("NodeRequestError", `${what} at ${base} failed (${code})`, { cause });
@@ -253,26 +246,6 @@ export async function putShard(
   for await (const chunk of body)
     await Promise.race([upload.write(chunk as Buffer), upload.failed]);
   return upload.finish();
-}
-
-/** Stream a shard (or `bytes=start-` of it) from a node. */
-export async function getShard(
-  base: string,
-  shardId: ShardId,
-  start = 0,
-  options: NodeRequestOptions = {},
-): Promise<ShardDownload> {
-  const what = "fetching a shard";
-  const res = await send(base, `/v1/shards/${shardId}`, what, {
-    method: "GET",
-    headers: start > 0 ? { range: `bytes=${start}-` } : {},
-    timeout: options.idleTimeout ?? 30_000,
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
-  if (res.statusCode !== (start > 0 ? 206 : 200)) {
-    throw nodeError(base, what, res.statusCode ?? 0, await readText(res).catch(() => ""));
-  }
-  return { body: res, length: Number(res.headers["content-length"]) };
 }
 
 /** Whether a node holds a shard (`HEAD`). */

@@ -1,7 +1,7 @@
 import { DstoreError } from "../errors.ts";
-import { getShard, type ShardDownload } from "../node-client.ts";
 import type { FileLayout } from "../protocol/layout.ts";
 import type { ShardId } from "../protocol/shard-id.ts";
+import { fetchShardBody, type ShardBody } from "../shard-body.ts";
 
 /**
  * Streams one shard from its node and cuts it into its segments' pieces, in order. The
@@ -15,9 +15,7 @@ export class ShardReader {
   readonly #shardId: ShardId;
   readonly #abort = new AbortController();
   readonly #idleTimeout: number;
-  #download: Promise<ShardDownload> | undefined;
-  #chunks: AsyncIterator<Buffer> | undefined;
-  #leftover: Buffer | undefined;
+  #body: Promise<ShardBody> | undefined;
   #position: number;
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -55,7 +53,6 @@ export class ShardReader {
   /** Stop reading; pending calls fail. */
   close(): void {
     this.#abort.abort();
-    void this.#chunks?.return?.().catch(() => {});
   }
 
   async #read(segment: number, target: Buffer | undefined): Promise<Buffer> {
@@ -69,43 +66,25 @@ export class ShardReader {
 
   async #next(target: Buffer | undefined): Promise<Buffer> {
     if (this.#abort.signal.aborted) throw new DstoreError("NodeRequestError", "reader closed");
-    if (!this.#download) {
+    if (!this.#body) {
       const offset = this.#layout.pieceOffset(this.#position);
-      this.#download = getShard(this.endpoint, this.#shardId, offset, {
+      this.#body = fetchShardBody(this.endpoint, this.#shardId, offset, {
         signal: this.#abort.signal,
         idleTimeout: this.#idleTimeout,
       });
-      const { body, length } = await this.#download;
+      const { length } = await this.#body;
       if (length !== this.#layout.shardSize - offset) {
         throw new DstoreError(
           "IntegrityError",
           `shard ${this.index} at ${this.endpoint} has the wrong size`,
         );
       }
-      this.#chunks = body[Symbol.asyncIterator]();
     }
+    const body = await this.#body;
     const size = this.#layout.pieceSize(this.#position);
+    // The kernel reads the piece straight into place (the ring's slot, mostly).
     const piece = target ? target.subarray(0, size) : Buffer.allocUnsafe(size);
-    let filled = 0;
-    while (filled < size) {
-      let chunk = this.#leftover;
-      this.#leftover = undefined;
-      if (!chunk) {
-        const next = await this.#chunks!.next();
-        // Closed meanwhile: the target may already belong to someone else.
-        if (this.#abort.signal.aborted) throw new DstoreError("NodeRequestError", "reader closed");
-        if (next.done)
-          throw new DstoreError(
-            "NodeRequestError",
-            `shard ${this.index} at ${this.endpoint} ended early`,
-          );
-        chunk = next.value;
-      }
-      const take = Math.min(size - filled, chunk.length);
-      chunk.copy(piece, filled, 0, take);
-      filled += take;
-      if (take < chunk.length) this.#leftover = chunk.subarray(take);
-    }
+    await body.read(piece);
     this.#position++;
     return piece;
   }
