@@ -180,8 +180,14 @@ export function medianCpuPerGiB(
   runs: CliRun[],
 ): { client: number; network: number } {
   return {
-    client: medianPerGiB(bytes, runs.map((run) => run.cpu.client)),
-    network: medianPerGiB(bytes, runs.map((run) => run.cpu.network)),
+    client: medianPerGiB(
+      bytes,
+      runs.map((run) => run.cpu.client),
+    ),
+    network: medianPerGiB(
+      bytes,
+      runs.map((run) => run.cpu.network),
+    ),
   };
 }
 

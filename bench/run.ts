@@ -67,11 +67,11 @@ const getCost: Costs = {
     "loopback HTTP GET (k shards = ×1)": 1 / rate("loopback HTTP GET (raw)"),
     "decrypt (AES-GCM)": 1 / rate("AES-256-GCM open"),
     "node disk read": cpuOf("disk read, direct"),
-    "output disk write": cpuOf("disk write, direct"),
+    "output disk write": cpuOf("disk write, direct, not flushed"),
   },
   disk: {
     "shards read (k shards = ×1)": 1 / rate("disk read, direct"),
-    "output written": 1 / rate("disk write, direct"),
+    "output written": 1 / rate("disk write, direct, not flushed"),
   },
 };
 const sum = (costs: Record<string, number>) => Object.values(costs).reduce((a, b) => a + b, 0);

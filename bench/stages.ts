@@ -196,6 +196,20 @@ export async function measureStages(
       }),
       `1 GiB new file per run through the FileWriter (O_DIRECT, ${DEVICE_DEPTH} blocks of 512 KiB), fsync`,
     );
+    const unflushed: string[] = [];
+    recordDevice(
+      "disk write, direct, not flushed",
+      total,
+      await timeCpuRuns(runs, async () => {
+        const path = fresh("unflushed");
+        unflushed.push(path);
+        const writer = await FileWriter.create(path, { depth: DEVICE_DEPTH, durable: false });
+        for (let at = 0; at < total; at += 4 * MiB) await writer.write(shard.subarray(0, 4 * MiB));
+        await writer.finish();
+      }),
+      "the same without the flushes, as a get writes its output (as cp would)",
+    );
+    for (const path of unflushed) await rm(path);
     recordDevice(
       "disk read, direct",
       total,

@@ -11,6 +11,7 @@ import {
   openMaybeDirect,
 } from "../client/data-path/aligned-blocks.ts";
 import { FileWriter } from "../client/data-path/file-writer.ts";
+import { syncDir } from "../client/data-path/sync-dir.ts";
 import { createLogger, type Logger } from "../client/logger.ts";
 import { HASH_SIZE, leafCount, MerkleBuilder } from "../client/protocol/merkle.ts";
 import { isShardId, type ShardId } from "../client/protocol/shard-id.ts";
@@ -453,15 +454,6 @@ async function writeSynced(path: string, text: string): Promise<void> {
   const handle = await open(path, "wx");
   try {
     await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
     await handle.sync();
   } finally {
     await handle.close();

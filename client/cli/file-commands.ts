@@ -88,16 +88,22 @@ export function addFileCommands(program: Command): void {
     .argument("<fileId>", "the file id `put` printed")
     .option("-o, --output <path>", "file or folder to write to (default: its stored name here)")
     .option("-f, --force", "replace the output file if it exists")
+    .option("--fsync", "flush the file to the disk before exiting (before an rm, say)")
     .option("--json", "print the result as JSON")
     .action(
       action(
-        async (fileId: string, options: { output?: string; force?: boolean }, command: Command) => {
+        async (
+          fileId: string,
+          options: { output?: string; force?: boolean; fsync?: boolean },
+          command: Command,
+        ) => {
           const json = globalsOf(command).json === true;
           const bars = progressBars(!json);
           const result = await withClient(command, (client) =>
             client
               .download(fileId, options.output, {
                 overwrite: options.force === true,
+                fsync: options.fsync === true,
                 ...(bars.listener ? { onProgress: bars.listener } : {}),
                 onWarning: (message) => {
                   if (!json) note(`warning: ${message}`);

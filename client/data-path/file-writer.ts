@@ -17,6 +17,14 @@ export interface FileWriterOptions {
    * others being written (default 2).
    */
   depth?: number;
+  /**
+   * Make the file durable: flush it to the disk as it goes and before `finish` resolves
+   * (default true). False skips the flushes where the writes bypass the page cache (their
+   * errors come back from the writes themselves; the bytes are the disk's to keep, as
+   * with `cp`); through the page cache it flushes anyway, or write-back errors would go
+   * unseen.
+   */
+  durable?: boolean;
 }
 
 /**
@@ -32,8 +40,8 @@ const SYNC_EVERY = 16 * 1024 * 1024;
  * written: bytes are copied into page-aligned blocks and each full block is written at its
  * offset while the next one fills, with `O_DIRECT` where the system allows (no page-cache
  * copy). The last block is padded to the alignment and the file cut back to its length.
- * A datasync runs every 16 MiB, one at a time, so the disk's write-back keeps pace with
- * the writer.
+ * A durable writer datasyncs every 16 MiB, one at a time, so the disk's write-back keeps
+ * pace with it.
  *
  * @example
  * const writer = await FileWriter.create(path);
@@ -45,6 +53,7 @@ export class FileWriter {
   /** Whether the file bypasses the page cache. */
   readonly direct: boolean;
   readonly #depth: number;
+  readonly #flush: boolean;
   /** Blocks this writer holds, free or not. */
   readonly #owned: Buffer[] = [];
   readonly #free: Buffer[] = [];
@@ -60,10 +69,11 @@ export class FileWriter {
   #failure: { error: unknown } | undefined;
   #closed = false;
 
-  private constructor(handle: FileHandle, direct: boolean, depth: number) {
+  private constructor(handle: FileHandle, direct: boolean, depth: number, durable: boolean) {
     this.#handle = handle;
     this.direct = direct;
     this.#depth = depth;
+    this.#flush = durable || !direct;
   }
 
   /** Create `path` (it must not exist) for writing. */
@@ -73,7 +83,7 @@ export class FileWriter {
       constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
       options.direct ?? true,
     );
-    return new FileWriter(handle, direct, Math.max(2, options.depth ?? 2));
+    return new FileWriter(handle, direct, Math.max(2, options.depth ?? 2), options.durable ?? true);
   }
 
   /** Bytes taken so far. */
@@ -101,7 +111,7 @@ export class FileWriter {
     }
   }
 
-  /** Write what is left, cut the file to its length, fsync and close it. */
+  /** Write what is left, cut the file to its length, fsync (if durable) and close it. */
   async finish(): Promise<void> {
     try {
       this.#throwIfFailed();
@@ -110,7 +120,7 @@ export class FileWriter {
       await this.#drain();
       this.#throwIfFailed();
       if (this.direct && length % DIRECT_IO_ALIGNMENT !== 0) await this.#handle.truncate(length);
-      await this.#handle.sync();
+      if (this.#flush) await this.#handle.sync();
     } finally {
       await this.abort();
     }
@@ -197,7 +207,7 @@ export class FileWriter {
 
   #written(length: number): void {
     this.#unsynced += length;
-    if (this.#unsynced < SYNC_EVERY || this.#syncing) return;
+    if (!this.#flush || this.#unsynced < SYNC_EVERY || this.#syncing) return;
     this.#unsynced = 0;
     // A write-back error is reported once per open file: the early datasync must catch
     // it, or the final fsync would not.

@@ -9,8 +9,13 @@ import { removeTempDirs, tempDir } from "../helpers/data-dir.ts";
 import { mountTmpfs } from "../helpers/tmpfs.ts";
 
 /** Write `chunks` with a new writer and return what the file then holds. */
-async function writeChunks(path: string, chunks: Buffer[], direct: boolean): Promise<Buffer> {
-  const writer = await FileWriter.create(path, { direct, depth: 3 });
+async function writeChunks(
+  path: string,
+  chunks: Buffer[],
+  direct: boolean,
+  durable = true,
+): Promise<Buffer> {
+  const writer = await FileWriter.create(path, { direct, depth: 3, durable });
   for (const chunk of chunks) await writer.write(chunk);
   await writer.finish();
   return readFile(path);
@@ -28,9 +33,13 @@ describe("FileWriter", () => {
     await Promise.all([direct.finish(), buffered.finish()]);
   });
 
-  it.each([true, false])(
-    "writes any chunks, of any sizes, back to back into exactly those bytes (direct: %s)",
-    async (direct) => {
+  it.each([
+    [true, true],
+    [false, true],
+    [true, false],
+  ])(
+    "writes any chunks, of any sizes, back to back into exactly those bytes (direct: %s, durable: %s)",
+    async (direct, durable) => {
       const dir = await tempDir("dstore-writer-");
       const block = ALIGNED_BLOCK_SIZE;
       const sizes = fc.array(
@@ -45,7 +54,7 @@ describe("FileWriter", () => {
         fc.asyncProperty(sizes, async (lengths) => {
           const chunks = lengths.map((length) => randomBytes(length));
           const path = join(dir, `file-${run++}`);
-          const written = await writeChunks(path, chunks, direct);
+          const written = await writeChunks(path, chunks, direct, durable);
           expect(written.equals(Buffer.concat(chunks))).toBe(true);
         }),
         { numRuns: 25 },

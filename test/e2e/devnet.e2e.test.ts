@@ -110,8 +110,9 @@ describe("dstore devnet and the CLI, end to end", () => {
     expect(again.code).not.toBe(0);
     expect(again.stderr.trim().split("\n")).toHaveLength(1);
     expect(again.stderr).toContain("exists");
-    const forced = await runCli(["get", fileId, "-o", into, "--force"], env());
+    const forced = await runCli(["get", fileId, "-o", into, "--force", "--fsync"], env());
     expect(forced.code).toBe(0);
+    expect((await readFile(join(into, "named.txt"))).equals(data)).toBe(true);
   });
 
   it("fails with one line and leaves nothing behind when the output's disk fills up", async () => {
