@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { devnetDir } from "../config.ts";
 import { DstoreError } from "../errors.ts";
 import { createLogger } from "../logger.ts";
 import { parseSize } from "../units.ts";
@@ -30,8 +29,10 @@ export function addDevnetCommand(program: Command): void {
         if (!Number.isInteger(nodes) || nodes < 1 || nodes > 32) {
           throw new DstoreError("InvalidArgument", "--nodes must be 1 to 32");
         }
-        // Loaded here: Ignition and the devnet launcher are not needed by the file commands.
+        // Loaded here: Ignition, the devnet launcher and ethers are not needed to start
+        // the CLI.
         const { startDevnet } = await import("../devnet/devnet.ts");
+        const { devnetDir } = await import("../config.ts");
         const logger = createLogger("devnet");
         const dir = devnetDir();
         const devnet = await startDevnet({

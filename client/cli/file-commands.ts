@@ -1,15 +1,20 @@
 import { type Command, Option } from "commander";
-import { DstoreClient } from "../dstore-client.ts";
+import type { DstoreClient } from "../dstore-client.ts";
 import { DstoreError } from "../errors.ts";
 import { formatSize, parseSize } from "../units.ts";
 import { note, printJson, printTable } from "./output.ts";
 import { action, configFlags, globalsOf } from "./program.ts";
 import { progressBars } from "./progress-bar.ts";
 
+/**
+ * Run `run` with a client. The client's code (ethers, the data path: ~0.4 s to load here)
+ * is loaded only now, once the command line has been parsed.
+ */
 async function withClient<T>(
   command: Command,
   run: (client: DstoreClient) => Promise<T>,
 ): Promise<T> {
+  const { DstoreClient } = await import("../dstore-client.ts");
   const client = await DstoreClient.connect(configFlags(globalsOf(command)));
   try {
     return await run(client);

@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { resolveConfig } from "../config.ts";
 import { DstoreError } from "../errors.ts";
 import { parseSize } from "../units.ts";
 import { action, configFlags, globalsOf } from "./program.ts";
@@ -30,6 +29,7 @@ export function addNodeCommand(program: Command): void {
     .option("--stake <wei>", "stake to put up when registering (default: the registry's minimum)")
     .action(
       action(async (options: NodeStartOptions, command: Command) => {
+        const { resolveConfig } = await import("../config.ts");
         const config = await resolveConfig(configFlags(globalsOf(command)), process.env, {
           devnetKey: false,
         });
