@@ -13,6 +13,6 @@ process.on("exit", () => {
       JSON.stringify({ ...process.resourceUsage(), wallMs: performance.now() - started }),
     );
 });
-const cli = fileURLToPath(new URL("../client/cli.ts", import.meta.url));
+const cli = fileURLToPath(new URL("../client/dstore.js", import.meta.url));
 process.argv.splice(1, 1, cli);
 await import(cli);

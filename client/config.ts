@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { JsonRpcProvider } from "ethers";
 import { DstoreError } from "./errors.ts";
+import { PROJECT_ROOT } from "./module-paths.ts";
 
 /** Settings given on the command line (or by a program); each wins over the environment. */
 export interface ConfigFlags {
@@ -34,8 +34,6 @@ export interface DevnetInfo {
   nodes: { nodeId: number; url: string; pid: number; dataDir: string; operator: string }[];
   chainPid: number;
 }
-
-const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** The folder of the local devnet's state: `DSTORE_DEVNET_DIR`, or `.dstore` in the project. */
 export function devnetDir(env: NodeJS.ProcessEnv = process.env): string {

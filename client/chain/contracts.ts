@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import {
   Contract,
   type InterfaceAbi,
@@ -13,6 +13,7 @@ import {
 } from "ethers";
 import type { FileRegistry, NodeRegistry } from "../../types/ethers-contracts/index.ts";
 import { DstoreError } from "../errors.ts";
+import { PROJECT_ROOT } from "../module-paths.ts";
 
 /** Where the dstore contracts of one chain live. */
 export interface Deployment {
@@ -33,7 +34,7 @@ export interface Chain {
   wallet?: Wallet;
 }
 
-const ARTIFACTS = fileURLToPath(new URL("../../artifacts/contracts/", import.meta.url));
+const ARTIFACTS = join(PROJECT_ROOT, "artifacts", "contracts", "/");
 const requireJson = createRequire(import.meta.url);
 
 /** The ABI of a dstore contract, from the Hardhat build artifacts. */

@@ -1,11 +1,12 @@
 import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { deploy } from "@nomicfoundation/ignition-core";
 import type { JsonRpcProvider } from "ethers";
 import FileRegistryModule from "../../ignition/modules/FileRegistry.ts";
 import { DstoreError } from "../errors.ts";
+import { PROJECT_ROOT } from "../module-paths.ts";
 
-const ARTIFACTS = fileURLToPath(new URL("../../artifacts/contracts/", import.meta.url));
+const ARTIFACTS = join(PROJECT_ROOT, "artifacts", "contracts", "/");
 
 /** Addresses of a fresh deployment. */
 export interface DeployedContracts {

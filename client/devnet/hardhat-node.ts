@@ -3,8 +3,8 @@ import { closeSync, openSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { DstoreError } from "../errors.ts";
+import { PROJECT_ROOT } from "../module-paths.ts";
 import { stopProcess, waitFor } from "./processes.ts";
 
 /** A `hardhat node` child process. */
@@ -13,8 +13,6 @@ export interface ChainProcess {
   pid: number;
   stop(): Promise<void>;
 }
-
-const PROJECT_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /** Options of {@link startHardhatNode}. */
 export interface HardhatNodeOptions {

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { siblingModule } from "../module-paths.ts";
 import { nodeStatus } from "../node-client.ts";
 import { waitFor } from "./processes.ts";
 
-const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
+const CLI = siblingModule("../cli", import.meta.url);
 
 /** A storage node running as its own `dstore node start` process. */
 export interface NodeProcess {

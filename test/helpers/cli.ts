@@ -8,7 +8,7 @@ import { tempDir } from "./data-dir.ts";
 import { type LocalChain, startLocalChain } from "./local-chain.ts";
 import { freePort } from "./ports.ts";
 
-export const CLI = fileURLToPath(new URL("../../client/cli.ts", import.meta.url));
+export const CLI = fileURLToPath(new URL("../../client/dstore.js", import.meta.url));
 
 /** Result of one CLI run. */
 export interface CliResult {

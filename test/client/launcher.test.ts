@@ -1,0 +1,53 @@
+import { copyFile, mkdir, utimes, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { runScript } from "../helpers/cli.ts";
+import { removeTempDirs, tempDir } from "../helpers/data-dir.ts";
+
+const LAUNCHER = fileURLToPath(new URL("../../client/dstore.js", import.meta.url));
+
+/** A checkout with the real launcher, a source CLI and a built one that say which they are. */
+async function checkout(): Promise<{
+  root: string;
+  age: (path: string, seconds: number) => Promise<void>;
+}> {
+  const root = await tempDir("dstore-launcher-");
+  await mkdir(join(root, "client", "cli"), { recursive: true });
+  await mkdir(join(root, "dist", "client", "cli"), { recursive: true });
+  await copyFile(LAUNCHER, join(root, "client", "dstore.js"));
+  await writeFile(join(root, "client", "cli.ts"), 'console.log("sources", process.argv[2]);\n');
+  await writeFile(join(root, "client", "cli", "part.ts"), "export {};\n");
+  await writeFile(
+    join(root, "dist", "client", "cli.js"),
+    'console.log("build", process.argv[2]);\n',
+  );
+  await writeFile(join(root, "dist", "client", "cli", "part.js"), "export {};\n");
+  const now = Date.now() / 1000;
+  const age = (path: string, seconds: number) =>
+    utimes(join(root, path), now - seconds, now - seconds);
+  for (const source of ["client/cli.ts", "client/cli/part.ts"]) await age(source, 60);
+  return { root, age };
+}
+
+describe("the dstore launcher", () => {
+  afterAll(removeTempDirs);
+
+  it("runs the build when it is newer than every source, with the command's arguments", async () => {
+    const { root } = await checkout();
+    const run = await runScript(join(root, "client", "dstore.js"), ["get"], {});
+    expect(run.stdout.trim()).toBe("build get");
+  });
+
+  it("runs the sources when any source changed after the build, or has no build", async () => {
+    const edited = await checkout();
+    await edited.age("dist/client/cli/part.js", 120);
+    const stale = await runScript(join(edited.root, "client", "dstore.js"), ["put"], {});
+    expect(stale.stdout.trim()).toBe("sources put");
+
+    const added = await checkout();
+    await writeFile(join(added.root, "client", "new.ts"), "export {};\n");
+    const missing = await runScript(join(added.root, "client", "dstore.js"), ["ls"], {});
+    expect(missing.stdout.trim()).toBe("sources ls");
+  });
+});
