@@ -183,30 +183,26 @@ export async function measureStages(
   try {
     const total = 1024 * MiB;
     const fresh = (run: string) => join(dir, `${run}-${randomBytes(4).toString("hex")}`);
+    /** Write a new 1 GiB file through the FileWriter, as a node or a get writes; its path. */
+    const writeDirect = async (run: string, durable: boolean, into: string[]) => {
+      const path = fresh(run);
+      into.push(path);
+      const writer = await FileWriter.create(path, { depth: DEVICE_DEPTH, durable });
+      for (let at = 0; at < total; at += 4 * MiB) await writer.write(shard.subarray(0, 4 * MiB));
+      await writer.finish();
+    };
     const direct: string[] = [];
     recordDevice(
       "disk write, direct",
       total,
-      await timeCpuRuns(runs, async () => {
-        const path = fresh("direct");
-        direct.push(path);
-        const writer = await FileWriter.create(path, { depth: DEVICE_DEPTH });
-        for (let at = 0; at < total; at += 4 * MiB) await writer.write(shard.subarray(0, 4 * MiB));
-        await writer.finish();
-      }),
+      await timeCpuRuns(runs, () => writeDirect("direct", true, direct)),
       `1 GiB new file per run through the FileWriter (O_DIRECT, ${DEVICE_DEPTH} blocks of 512 KiB), fsync`,
     );
     const unflushed: string[] = [];
     recordDevice(
       "disk write, direct, not flushed",
       total,
-      await timeCpuRuns(runs, async () => {
-        const path = fresh("unflushed");
-        unflushed.push(path);
-        const writer = await FileWriter.create(path, { depth: DEVICE_DEPTH, durable: false });
-        for (let at = 0; at < total; at += 4 * MiB) await writer.write(shard.subarray(0, 4 * MiB));
-        await writer.finish();
-      }),
+      await timeCpuRuns(runs, () => writeDirect("unflushed", false, unflushed)),
       "the same without the flushes, as a get writes its output (as cp would)",
     );
     for (const path of unflushed) await rm(path);

@@ -49,6 +49,17 @@ function rawNode(answer: (socket: Socket) => void): Promise<string> {
   );
 }
 
+/** A raw node that answers with `answer` and keeps its connections open; counts them. */
+async function keepingNode(answer: string): Promise<{ base: string; open: () => number }> {
+  let open = 0;
+  const base = await rawNode((socket) => {
+    open++;
+    socket.on("close", () => open--);
+    socket.write(answer);
+  });
+  return { base, open: () => open };
+}
+
 /** Read a whole body, cut into reads of the given sizes (the last takes the rest). */
 async function readAll(body: ShardBody, cuts: number[] = []): Promise<Buffer> {
   const out = Buffer.alloc(body.length);
@@ -146,14 +157,9 @@ describe("fetchShardBody", () => {
   });
 
   it("lets the connection go once the whole body is read, though the node keeps it", async () => {
-    let open = 0;
-    const base = await rawNode((socket) => {
-      open++;
-      socket.on("close", () => open--);
-      socket.write("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc");
-    });
+    const { base, open } = await keepingNode("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc");
     expect((await readAll(await fetchShardBody(base, SHARD))).toString()).toBe("abc");
-    await eventually(() => open === 0, { what: "the node to see the connection closed" });
+    await eventually(() => open() === 0, { what: "the node to see the connection closed" });
   });
 
   it("fails a read when the node closes before the body is complete", async () => {
@@ -198,12 +204,7 @@ describe("fetchShardBody", () => {
   });
 
   it("fails a pending read and drops the connection when closed or cancelled", async () => {
-    let open = 0;
-    const base = await rawNode((socket) => {
-      open++;
-      socket.on("close", () => open--);
-      socket.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
-    });
+    const { base, open } = await keepingNode("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
     const body = await fetchShardBody(base, SHARD);
     const pending = rejection(body.read(Buffer.alloc(10)));
     body.close();
@@ -214,7 +215,7 @@ describe("fetchShardBody", () => {
     const waiting = rejection(cancelled.read(Buffer.alloc(10)));
     cancel.abort();
     expect((await waiting).message).toContain("was cancelled");
-    await eventually(() => open === 0, { what: "the node to see both connections closed" });
+    await eventually(() => open() === 0, { what: "the node to see both connections closed" });
   });
 
   it("refuses a read past the end of the body", async () => {
