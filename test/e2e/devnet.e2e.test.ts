@@ -173,6 +173,10 @@ describe("dstore devnet and the CLI, end to end", () => {
       expect(result.code, args.join(" ")).not.toBe(0);
       expect(result.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
     }
+    const nowhere = "0x000000000000000000000000000000000000dEaD";
+    const wrong = await runCli(["--file-registry", nowhere, "ls"], env());
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain(`no FileRegistry contract at ${nowhere}`);
   });
 
   it("keeps every file across a stop and a new start", async () => {
