@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { dirname, extname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
@@ -16,12 +16,14 @@ function findRoot(from: string): string {
   }
 }
 
+/** Whether this code runs from the build in dist/ or from its TypeScript sources. */
+const BUILT = import.meta.url.endsWith(".js");
+
 /**
- * The module `path` (relative, without its extension) next to the module at `base` (its
- * `import.meta.url`), as a path: with base's own extension, .ts in the sources and .js
- * in the build, for code that starts a module by its path (a worker, a child process).
+ * The file to start for the project module `path` (from the project's root, without
+ * extension) as this code runs: its build in dist/, or its source. For code that starts
+ * a module by its path: a worker, a child process.
  */
-export function siblingModule(path: string, base: string): string {
-  const from = fileURLToPath(base);
-  return fileURLToPath(new URL(`${path}${extname(from)}`, base));
+export function projectModule(path: string): string {
+  return BUILT ? join(PROJECT_ROOT, "dist", `${path}.js`) : join(PROJECT_ROOT, `${path}.ts`);
 }

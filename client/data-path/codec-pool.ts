@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { DstoreError } from "../errors.ts";
-import { siblingModule } from "../module-paths.ts";
+import { projectModule } from "../module-paths.ts";
 import type { FileLayout } from "../protocol/layout.ts";
 import {
   CODEC_READY,
@@ -48,7 +48,7 @@ interface Entry extends Started {
 
 /** Start a codec worker; it loads its code, then waits to be told its file. */
 function startWorker(): Started {
-  const worker = new Worker(siblingModule("./codec-worker", import.meta.url));
+  const worker = new Worker(projectModule("client/data-path/codec-worker"));
   let settle = () => {};
   const started: Started = {
     worker,

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync } from "node:fs";
-import { siblingModule } from "../module-paths.ts";
+import { projectModule } from "../module-paths.ts";
 import { nodeStatus } from "../node-client.ts";
 import { waitFor } from "./processes.ts";
 
-const CLI = siblingModule("../cli", import.meta.url);
+const CLI = projectModule("client/cli");
 
 /** A storage node running as its own `dstore node start` process. */
 export interface NodeProcess {

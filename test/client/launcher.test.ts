@@ -1,4 +1,4 @@
-import { copyFile, mkdir, utimes, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, rm, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -14,7 +14,7 @@ async function checkout(): Promise<{
 }> {
   const root = await tempDir("dstore-launcher-");
   await mkdir(join(root, "client", "cli"), { recursive: true });
-  await mkdir(join(root, "dist", "client", "cli"), { recursive: true });
+  await mkdir(join(root, "dist", "client"), { recursive: true });
   await copyFile(LAUNCHER, join(root, "client", "dstore.js"));
   await writeFile(join(root, "client", "cli.ts"), 'console.log("sources", process.argv[2]);\n');
   await writeFile(join(root, "client", "cli", "part.ts"), "export {};\n");
@@ -22,7 +22,6 @@ async function checkout(): Promise<{
     join(root, "dist", "client", "cli.js"),
     'console.log("build", process.argv[2]);\n',
   );
-  await writeFile(join(root, "dist", "client", "cli", "part.js"), "export {};\n");
   const now = Date.now() / 1000;
   const age = (path: string, seconds: number) =>
     utimes(join(root, path), now - seconds, now - seconds);
@@ -39,15 +38,15 @@ describe("the dstore launcher", () => {
     expect(run.stdout.trim()).toBe("build get");
   });
 
-  it("runs the sources when any source changed after the build, or has no build", async () => {
+  it("runs the sources when any source changed after the build, or there is no build", async () => {
     const edited = await checkout();
-    await edited.age("dist/client/cli/part.js", 120);
+    await edited.age("dist/client/cli.js", 120);
     const stale = await runScript(join(edited.root, "client", "dstore.js"), ["put"], {});
     expect(stale.stdout.trim()).toBe("sources put");
 
-    const added = await checkout();
-    await writeFile(join(added.root, "client", "new.ts"), "export {};\n");
-    const missing = await runScript(join(added.root, "client", "dstore.js"), ["ls"], {});
+    const unbuilt = await checkout();
+    await rm(join(unbuilt.root, "dist"), { recursive: true });
+    const missing = await runScript(join(unbuilt.root, "client", "dstore.js"), ["ls"], {});
     expect(missing.stdout.trim()).toBe("sources ls");
   });
 });

@@ -1,0 +1,34 @@
+// Builds the JavaScript that the dstore command runs when it is current (client/dstore.js):
+// the CLI and the codec worker, each bundled with the libraries every run loads (ethers,
+// eciesjs, commander, ...), the parts only some commands need split into chunks loaded
+// on demand. Node would otherwise strip the types of ~60 files and resolve ~250 modules
+// at every start (bench/README.md). Packages that must stay as installed (native code,
+// the node's server stack, Hardhat) are left out of the bundles.
+import { build } from "esbuild";
+
+await build({
+  entryPoints: ["client/cli.ts", "client/data-path/codec-worker.ts"],
+  outdir: "dist",
+  outbase: ".",
+  chunkNames: "chunks/[name]-[hash]",
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node22",
+  external: [
+    "@ronomon/reed-solomon",
+    "express",
+    "prom-client",
+    "hardhat",
+    "@nomicfoundation/*",
+    "solc",
+    "bufferutil",
+    "utf-8-validate",
+  ],
+  // Bundled CommonJS (noble, ws) calls require(); an ES module has none of its own.
+  banner: {
+    js: 'import { createRequire as __dstoreRequire } from "node:module"; const require = __dstoreRequire(import.meta.url);',
+  },
+  logLevel: "warning",
+});
