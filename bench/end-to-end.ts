@@ -8,7 +8,7 @@ import { runScript } from "../test/helpers/cli.ts";
 import { type DevnetProcess, startDevnetProcess } from "../test/helpers/devnet.ts";
 import { mbps, median, medianPerGiB, writeSeededFile } from "./data.ts";
 
-const MEASURE = fileURLToPath(new URL("./measure.ts", import.meta.url));
+const MEASURE = fileURLToPath(new URL("./measure.js", import.meta.url));
 
 /** One CLI run: wall seconds and peak RSS of the whole process. */
 export interface CliRun {
@@ -56,7 +56,7 @@ async function sha256File(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
-/** Run the dstore CLI under bench/measure.ts; returns its stdout and measured usage. */
+/** Run the dstore CLI under bench/measure.js; returns its stdout and measured usage. */
 async function runMeasured(
   args: string[],
   env: Record<string, string>,
