@@ -154,7 +154,17 @@ async function downloadWith(
     });
     await output.finish().catch((cause) => Promise.reject(writing(cause)));
     await rename(tmp, path);
-    if (options.fsync) await syncDir(dirname(path));
+    if (options.fsync) {
+      await syncDir(dirname(path)).catch((cause) =>
+        Promise.reject(
+          new DstoreError(
+            "OutputError",
+            `${path} is written, but flushing its folder failed: ${(cause as Error).message}`,
+            { cause },
+          ),
+        ),
+      );
+    }
   } catch (error) {
     if (out) {
       await out.abort();

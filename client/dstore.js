@@ -12,17 +12,30 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const built = join(root, "dist", "client", "cli.js");
 
-/** Whether the build exists and no source file changed after it was made. */
+/** The last change to `path`, or -Infinity if it is not there (a dangling link, say). */
+const changed = (path) => statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? -Infinity;
+
+/**
+ * Whether the build exists and nothing it is made of changed after it was made: no source
+ * file, no installed package (the bundle holds ethers, eciesjs, ...: an `npm update` does
+ * not rebuild it), not the build script.
+ */
 function buildIsCurrent() {
-  const made = statSync(built, { throwIfNoEntry: false })?.mtimeMs;
-  if (made === undefined) return false;
+  const made = changed(built);
+  const inputs = [
+    "package.json",
+    "package-lock.json",
+    join("node_modules", ".package-lock.json"),
+    join("scripts", "build-cli.ts"),
+  ];
+  if (inputs.some((input) => changed(join(root, input)) > made)) return false;
   for (const folder of ["client", "node-service", "ignition"]) {
     if (!existsSync(join(root, folder))) continue;
     for (const file of readdirSync(join(root, folder), { recursive: true })) {
-      if (file.endsWith(".ts") && statSync(join(root, folder, file)).mtimeMs > made) return false;
+      if (file.endsWith(".ts") && changed(join(root, folder, file)) > made) return false;
     }
   }
-  return true;
+  return made > -Infinity;
 }
 
 const cli = buildIsCurrent() ? built : join(root, "client", "cli.ts");

@@ -102,8 +102,6 @@ class Fetch implements ShardBody {
     this.#expected = expected;
     this.#idleTimeout = options.idleTimeout ?? 30_000;
     this.#signal = options.signal;
-    // The socket keeps the process alive while a read waits; the timer need not.
-    this.#timer = setTimeout(() => this.#idle(), this.#idleTimeout).unref();
     this.#socket = connect({
       host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
       port: Number(url.port || 80),
@@ -111,10 +109,15 @@ class Fetch implements ShardBody {
     });
     this.#socket.on("error", (cause) => this.#fail(networkError(base, this.#what, cause)));
     this.#socket.on("close", () => this.#closed());
+    // The socket keeps the process alive while a read waits; the timer need not.
+    this.#timer = setTimeout(() => this.#idle(), this.#idleTimeout).unref();
+    this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
+    if (this.#signal?.aborted) {
+      this.#onAbort();
+      return;
+    }
     // Written, not ended: node:http drops a request whose client half-closes.
     this.#socket.write(request, "latin1");
-    if (this.#signal?.aborted) this.#onAbort();
-    this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
 
   read(target: Uint8Array): Promise<void> {
@@ -179,16 +182,19 @@ class Fetch implements ShardBody {
       this.#fail(this.#protocolError("not an HTTP/1.1 answer"));
       return false;
     }
+    // A header seen twice keeps its first value (a proxy may add Set-Cookie, Via, ...);
+    // only two different lengths make the body's end unknowable.
     const headers = new Map<string, string>();
     for (const line of lines) {
       const colon = line.indexOf(":");
       const name = line.slice(0, colon).trim().toLowerCase();
       const value = line.slice(colon + 1).trim();
-      if (colon <= 0 || (headers.has(name) && headers.get(name) !== value)) {
+      const conflict = name === "content-length" && (headers.get(name) ?? value) !== value;
+      if (colon <= 0 || conflict) {
         this.#fail(this.#protocolError("malformed headers"));
         return false;
       }
-      headers.set(name, value);
+      if (!headers.has(name)) headers.set(name, value);
     }
     this.#status = Number(status[1]);
     this.#held = this.#held.subarray(end + 4);
@@ -263,6 +269,11 @@ class Fetch implements ShardBody {
   #idle(): void {
     // Only a read (or the head) waits on the node; a caller slow to ask is not its fault.
     if (this.#target === undefined && this.#opened === undefined) return;
+    // An error answer that neither ends nor closes: report it with what came of it.
+    if (this.#phase === "error") {
+      this.#errorBody(true);
+      return;
+    }
     this.#fail(
       new DstoreError(
         "NodeRequestError",

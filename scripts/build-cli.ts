@@ -4,9 +4,11 @@
 // on demand. Node would otherwise strip the types of ~60 files and resolve ~250 modules
 // at every start (bench/README.md). Packages that must stay as installed (native code,
 // the node's server stack, Hardhat) are left out of the bundles.
+import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 await build({
+  absWorkingDir: fileURLToPath(new URL("..", import.meta.url)),
   entryPoints: ["client/cli.ts", "client/data-path/codec-worker.ts"],
   outdir: "dist",
   outbase: ".",

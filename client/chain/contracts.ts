@@ -93,7 +93,14 @@ export async function connectChain(options: ConnectOptions): Promise<Chain> {
     ["FileRegistry", options.fileRegistry],
     ["NodeRegistry", options.nodeRegistry],
   ] as const;
-  const codes = await Promise.all(contracts.map(([, address]) => provider.getCode(address)));
+  const codes = await Promise.all(contracts.map(([, address]) => provider.getCode(address))).catch(
+    (cause: unknown) => {
+      provider.destroy();
+      throw new DstoreError("ChainError", `cannot read the contracts at ${options.rpcUrl}`, {
+        cause,
+      });
+    },
+  );
   const missing = contracts.find((_, index) => codes[index] === "0x");
   if (missing) {
     provider.destroy();

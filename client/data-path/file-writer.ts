@@ -68,6 +68,7 @@ export class FileWriter {
   /** The first write or flush that failed; every later call fails with it. */
   #failure: { error: unknown } | undefined;
   #closed = false;
+  #handleClosed = false;
 
   private constructor(handle: FileHandle, direct: boolean, depth: number, durable: boolean) {
     this.#handle = handle;
@@ -121,6 +122,9 @@ export class FileWriter {
       this.#throwIfFailed();
       if (this.direct && length % DIRECT_IO_ALIGNMENT !== 0) await this.#handle.truncate(length);
       if (this.#flush) await this.#handle.sync();
+      // Unflushed, the close is the last place an error of the file can show.
+      this.#handleClosed = true;
+      await this.#handle.close();
     } finally {
       await this.abort();
     }
@@ -133,7 +137,7 @@ export class FileWriter {
     this.#failure ??= { error: new Error("the file writer is closed") };
     this.#waiting?.();
     await this.#drain();
-    await this.#handle.close().catch(() => {});
+    if (!this.#handleClosed) await this.#handle.close().catch(() => {});
     this.#current = undefined;
     this.#filled = 0;
     this.#free.length = 0;

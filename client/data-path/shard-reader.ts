@@ -74,6 +74,8 @@ export class ShardReader {
       });
       const { length } = await this.#body;
       if (length !== this.#layout.shardSize - offset) {
+        // Nothing more is read from it: the connection goes now, and later calls fail.
+        this.#abort.abort();
         throw new DstoreError(
           "IntegrityError",
           `shard ${this.index} at ${this.endpoint} has the wrong size`,

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, rm, utimes, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -40,7 +40,8 @@ describe("the dstore launcher", () => {
 
   it("runs the sources when any source changed after the build, or there is no build", async () => {
     const edited = await checkout();
-    await edited.age("dist/client/cli.js", 120);
+    await edited.age("dist/client/cli.js", 30);
+    await edited.age("client/cli/part.ts", 0);
     const stale = await runScript(join(edited.root, "client", "dstore.js"), ["put"], {});
     expect(stale.stdout.trim()).toBe("sources put");
 
@@ -48,5 +49,20 @@ describe("the dstore launcher", () => {
     await rm(join(unbuilt.root, "dist"), { recursive: true });
     const missing = await runScript(join(unbuilt.root, "client", "dstore.js"), ["ls"], {});
     expect(missing.stdout.trim()).toBe("sources ls");
+  });
+
+  it("runs the sources when the installed packages changed after the build (npm update)", async () => {
+    const updated = await checkout();
+    await writeFile(join(updated.root, "package-lock.json"), "{}\n");
+    await updated.age("dist/client/cli.js", 30);
+    const run = await runScript(join(updated.root, "client", "dstore.js"), ["get"], {});
+    expect(run.stdout.trim()).toBe("sources get");
+  });
+
+  it("is not thrown by a dangling link among the sources (an editor's lock file)", async () => {
+    const locked = await checkout();
+    await symlink("nowhere@host.1234", join(locked.root, "client", ".#cli.ts"));
+    const run = await runScript(join(locked.root, "client", "dstore.js"), ["rm"], {});
+    expect(run.stdout.trim()).toBe("build rm");
   });
 });

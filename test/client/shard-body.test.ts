@@ -156,6 +156,29 @@ describe("fetchShardBody", () => {
     expect((await readAll(body, [1])).toString()).toBe("abcde");
   });
 
+  it("takes headers a proxy repeats, but not two different lengths", async () => {
+    const repeated = await rawNode((socket) =>
+      socket.end(
+        "HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok",
+      ),
+    );
+    expect((await readAll(await fetchShardBody(repeated, SHARD))).toString()).toBe("ok");
+    const conflicting = await rawNode((socket) =>
+      socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok"),
+    );
+    expect((await rejection(fetchShardBody(conflicting, SHARD))).message).toContain(
+      "malformed headers",
+    );
+  });
+
+  it("reports an error answer that neither ends nor closes with its status, once idle", async () => {
+    const { base } = await keepingNode(
+      'HTTP/1.1 503 Service Unavailable\r\n\r\n{"error":"Busy","message":"try later"}',
+    );
+    const error = await rejection(fetchShardBody(base, SHARD, 0, { idleTimeout: 100 }));
+    expect(error).toMatchObject({ status: 503, errorName: "Busy" });
+  });
+
   it("lets the connection go once the whole body is read, though the node keeps it", async () => {
     const { base, open } = await keepingNode("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc");
     expect((await readAll(await fetchShardBody(base, SHARD))).toString()).toBe("abc");
