@@ -13,9 +13,10 @@ import {
 import { FileWriter } from "../client/data-path/file-writer.ts";
 import { syncDir } from "../client/data-path/sync-dir.ts";
 import { createLogger, type Logger } from "../client/logger.ts";
-import { HASH_SIZE, leafCount, MerkleBuilder } from "../client/protocol/merkle.ts";
+import { HASH_SIZE, leafCount } from "../client/protocol/merkle.ts";
 import { isShardId, type ShardId } from "../client/protocol/shard-id.ts";
 import { NodeServiceError } from "./errors.ts";
+import { MerkleHasher } from "./merkle-hasher.ts";
 
 /** What a node records about each shard it keeps. */
 export interface ShardMeta {
@@ -73,6 +74,7 @@ export class ShardStore {
   readonly #direct: boolean;
   readonly #shards = new Map<ShardId, ShardMeta>();
   readonly #writing = new Set<ShardId>();
+  readonly #hasher = new MerkleHasher();
   #used = 0;
   #reserved = 0;
 
@@ -88,6 +90,11 @@ export class ShardStore {
     const store = new ShardStore(dataDir, options);
     await store.#load();
     return store;
+  }
+
+  /** Stop the store's worker; uploads still running fail. */
+  async close(): Promise<void> {
+    await this.#hasher.close();
   }
 
   /** Bytes offered. */
@@ -340,12 +347,23 @@ export class ShardStore {
         leafWrites = leafWrites.then(() => leaves.writeFile(chunk));
         leafWrites.catch(() => {});
       };
-      const builder = new MerkleBuilder((leafHash) => {
-        filled += leafHash.copy(batch, filled);
-        if (filled === batch.length) flushLeaves();
-      });
+      const addLeaves = (hashes: Buffer) => {
+        for (let at = 0; at < hashes.length; ) {
+          const take = hashes.copy(batch, filled, at);
+          filled += take;
+          at += take;
+          if (filled === batch.length) flushLeaves();
+        }
+      };
+      // The bytes are hashed block by block in the hasher's worker, in order, as the
+      // FileWriter sends each block to the disk; the main thread only moves them.
+      const job = this.#hasher.job();
       let received = 0;
-      const data = await FileWriter.create(dataTmp, { direct: this.#direct });
+      const data = await FileWriter.create(dataTmp, {
+        direct: this.#direct,
+        onBlock: async (bytes) => addLeaves(await job.update(bytes)),
+      });
+      let root: Buffer;
       try {
         for await (const chunk of body as AsyncIterable<Buffer>) {
           received += chunk.length;
@@ -355,7 +373,6 @@ export class ShardStore {
               `the body is longer than the ${size} bytes signed for`,
             );
           }
-          builder.update(chunk);
           await data.write(chunk);
         }
         if (received !== size) {
@@ -365,14 +382,19 @@ export class ShardStore {
           );
         }
         await data.finish();
+        const last = await job.digest();
+        addLeaves(last.leaves);
+        root = last.root;
+      } catch (error) {
+        job.drop();
+        throw error;
       } finally {
         await data.abort();
       }
-      const root = `0x${builder.digest().toString("hex")}`;
       flushLeaves();
       await leafWrites;
       await leaves.sync();
-      return root;
+      return `0x${root.toString("hex")}`;
     } finally {
       await leaves.close().catch(() => {});
     }

@@ -154,6 +154,7 @@ export async function startStorageNode(o: StorageNodeOptions): Promise<StorageNo
       const grace = setTimeout(() => server.closeAllConnections(), o.shutdownGrace ?? 10_000);
       await closed;
       clearTimeout(grace);
+      await store.close();
       chain.provider.destroy();
       logger.info("storage node stopped", { nodeId });
     },

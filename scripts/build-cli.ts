@@ -1,15 +1,19 @@
 // Builds the JavaScript that the dstore command runs when it is current (client/dstore.js):
-// the CLI and the codec worker, each bundled with the libraries every run loads (ethers,
-// eciesjs, commander, ...), the parts only some commands need split into chunks loaded
-// on demand. Node would otherwise strip the types of ~60 files and resolve ~250 modules
-// at every start (bench/README.md). Packages that must stay as installed (native code,
+// the CLI and its workers (codec, a node's Merkle hashing), each bundled with the
+// libraries every run loads (ethers, eciesjs, commander, ...), the parts only some
+// commands need split into chunks loaded on demand. Node would otherwise strip the types
+// of ~60 files and resolve ~250 modules at every start (bench/README.md). Packages that must stay as installed (native code,
 // the node's server stack, Hardhat) are left out of the bundles.
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 await build({
   absWorkingDir: fileURLToPath(new URL("..", import.meta.url)),
-  entryPoints: ["client/cli.ts", "client/data-path/codec-worker.ts"],
+  entryPoints: [
+    "client/cli.ts",
+    "client/data-path/codec-worker.ts",
+    "node-service/merkle-worker.ts",
+  ],
   outdir: "dist",
   outbase: ".",
   chunkNames: "chunks/[name]-[hash]",

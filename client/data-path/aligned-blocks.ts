@@ -14,7 +14,8 @@ export const ALIGNED_BLOCK_SIZE = 512 * 1024;
 const WASM_PAGE = 64 * 1024;
 
 /** The part of `WebAssembly.Memory` used here (this project's TypeScript libs omit it). */
-interface SharedWasmMemory {
+/** A shared WebAssembly.Memory, as far as this code uses one (no DOM types here). */
+export interface SharedWasmMemory {
   readonly buffer: SharedArrayBuffer;
   grow(pages: number): number;
 }
@@ -58,15 +59,24 @@ class AlignedBlocks {
     return this.#blocks;
   }
 
-  /** A block of {@link ALIGNED_BLOCK_SIZE} bytes, page-aligned, with old contents. */
-  take(): Buffer {
-    const block = this.#free.pop();
-    if (block) return block;
+  /**
+   * The shared memory every block is a view of (a block's `byteOffset` is its place in
+   * it), for a worker thread to read blocks in place.
+   */
+  get memory(): SharedWasmMemory {
     this.#memory ??= new Memory({
       initial: 0,
       maximum: ARENA_LIMIT / WASM_PAGE,
       shared: true,
     });
+    return this.#memory;
+  }
+
+  /** A block of {@link ALIGNED_BLOCK_SIZE} bytes, page-aligned, with old contents. */
+  take(): Buffer {
+    const block = this.#free.pop();
+    if (block) return block;
+    this.#memory ??= this.memory;
     const offset = this.#blocks * ALIGNED_BLOCK_SIZE;
     if (offset + ALIGNED_BLOCK_SIZE > ARENA_LIMIT) throw new AlignedBlocksExhausted();
     this.#memory.grow(ALIGNED_BLOCK_SIZE / WASM_PAGE);

@@ -25,6 +25,12 @@ export interface FileWriterOptions {
    * unseen.
    */
   durable?: boolean;
+  /**
+   * Called with each block's bytes, in order, as the block goes to be written; the block
+   * is filled again only once this settles too, and its failure fails the writer (a
+   * storage node hashes its blocks in a worker this way).
+   */
+  onBlock?: (bytes: Buffer) => Promise<void>;
 }
 
 /**
@@ -54,6 +60,7 @@ export class FileWriter {
   readonly direct: boolean;
   readonly #depth: number;
   readonly #flush: boolean;
+  readonly #onBlock: ((bytes: Buffer) => Promise<void>) | undefined;
   /** Blocks this writer holds, free or not. */
   readonly #owned: Buffer[] = [];
   readonly #free: Buffer[] = [];
@@ -70,11 +77,12 @@ export class FileWriter {
   #closed = false;
   #handleClosed = false;
 
-  private constructor(handle: FileHandle, direct: boolean, depth: number, durable: boolean) {
+  private constructor(handle: FileHandle, direct: boolean, options: FileWriterOptions) {
     this.#handle = handle;
     this.direct = direct;
-    this.#depth = depth;
-    this.#flush = durable || !direct;
+    this.#depth = Math.max(2, options.depth ?? 2);
+    this.#flush = (options.durable ?? true) || !direct;
+    this.#onBlock = options.onBlock;
   }
 
   /** Create `path` (it must not exist) for writing. */
@@ -84,7 +92,7 @@ export class FileWriter {
       constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
       options.direct ?? true,
     );
-    return new FileWriter(handle, direct, Math.max(2, options.depth ?? 2), options.durable ?? true);
+    return new FileWriter(handle, direct, options);
   }
 
   /** Bytes taken so far. */
@@ -180,7 +188,10 @@ export class FileWriter {
     // Only the file's last block is short; direct I/O writes it padded to the alignment.
     const size = this.direct ? alignUp(length) : length;
     if (size > length) block.fill(0, length, size);
-    const write = this.#writeAt(block.subarray(0, size), offset)
+    const write = Promise.all([
+      this.#writeAt(block.subarray(0, size), offset),
+      this.#onBlock?.(block.subarray(0, length)),
+    ])
       .then(
         () => this.#written(length),
         (error: unknown) => {
