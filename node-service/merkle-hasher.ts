@@ -57,11 +57,11 @@ export class MerkleHasher {
           offset: block.byteOffset,
           length: block.length,
         });
-        return Buffer.from(response.leaves);
+        return leavesOf(response);
       },
       digest: async () => {
         const response = await this.#ask({ op: "digest", id });
-        return { root: Buffer.from(response.root!), leaves: Buffer.from(response.leaves) };
+        return { root: Buffer.from(response.root!), leaves: leavesOf(response) };
       },
       drop: () => {
         if (!this.#failure) this.#post({ op: "drop", id });
@@ -93,4 +93,9 @@ export class MerkleHasher {
     for (const pending of this.#pending.splice(0)) pending.reject(this.#failure);
     this.#worker.unref();
   }
+}
+
+/** The leaf hashes of an answer, as a Buffer over the memory the worker handed over. */
+function leavesOf({ leaves }: MerkleResponse): Buffer {
+  return Buffer.from(leaves.buffer, leaves.byteOffset, leaves.length);
 }

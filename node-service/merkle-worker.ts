@@ -36,7 +36,8 @@ function uploadOf(id: number): Upload {
 
 /** Run `feed`, collecting the leaf hashes it completes (at most `bytes` / 4 KiB + 1). */
 function leavesOf(upload: Upload, bytes: number, feed: () => void): Uint8Array {
-  upload.leaves = Buffer.allocUnsafe((Math.floor(bytes / LEAF_SIZE) + 1) * HASH_SIZE);
+  // A buffer of its own (not from Buffer's pool), so the answer can hand it over.
+  upload.leaves = Buffer.allocUnsafeSlow((Math.floor(bytes / LEAF_SIZE) + 1) * HASH_SIZE);
   upload.filled = 0;
   feed();
   return upload.leaves.subarray(0, upload.filled);
@@ -70,5 +71,9 @@ port.on("message", (message: MerkleRequest) => {
     uploads.delete(message.id);
     response = { leaves: new Uint8Array(0), error: (error as Error).message };
   }
-  port.postMessage(response);
+  // The leaf hashes move to the node rather than being copied.
+  port.postMessage(
+    response,
+    response.leaves.length > 0 ? [response.leaves.buffer as ArrayBuffer] : [],
+  );
 });

@@ -34,12 +34,16 @@ export interface Chain {
   wallet?: Wallet;
 }
 
-const ARTIFACTS = join(PROJECT_ROOT, "artifacts", "contracts", "/");
 const requireJson = createRequire(import.meta.url);
+
+/** The Hardhat build artifact of dstore contract `name`. */
+export function artifactPath(name: string): string {
+  return join(PROJECT_ROOT, "artifacts", "contracts", `${name}.sol`, `${name}.json`);
+}
 
 /** The ABI of a dstore contract, from the Hardhat build artifacts. */
 export function abiOf(name: "FileRegistry" | "NodeRegistry"): InterfaceAbi {
-  const path = `${ARTIFACTS}${name}.sol/${name}.json`;
+  const path = artifactPath(name);
   if (!existsSync(path)) {
     throw new DstoreError(
       "ConfigError",

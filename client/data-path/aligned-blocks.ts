@@ -13,8 +13,7 @@ export const ALIGNED_BLOCK_SIZE = 512 * 1024;
 
 const WASM_PAGE = 64 * 1024;
 
-/** The part of `WebAssembly.Memory` used here (this project's TypeScript libs omit it). */
-/** A shared WebAssembly.Memory, as far as this code uses one (no DOM types here). */
+/** The part of a shared `WebAssembly.Memory` used here (this project's TypeScript libs omit it). */
 export interface SharedWasmMemory {
   readonly buffer: SharedArrayBuffer;
   grow(pages: number): number;
@@ -76,12 +75,12 @@ class AlignedBlocks {
   take(): Buffer {
     const block = this.#free.pop();
     if (block) return block;
-    this.#memory ??= this.memory;
+    const memory = this.memory;
     const offset = this.#blocks * ALIGNED_BLOCK_SIZE;
     if (offset + ALIGNED_BLOCK_SIZE > ARENA_LIMIT) throw new AlignedBlocksExhausted();
-    this.#memory.grow(ALIGNED_BLOCK_SIZE / WASM_PAGE);
+    memory.grow(ALIGNED_BLOCK_SIZE / WASM_PAGE);
     this.#blocks++;
-    return Buffer.from(this.#memory.buffer, offset, ALIGNED_BLOCK_SIZE);
+    return Buffer.from(memory.buffer, offset, ALIGNED_BLOCK_SIZE);
   }
 
   /** Give a block back; the caller must not touch it afterwards. */

@@ -1,12 +1,9 @@
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { deploy } from "@nomicfoundation/ignition-core";
 import type { JsonRpcProvider } from "ethers";
 import FileRegistryModule from "../../ignition/modules/FileRegistry.ts";
+import { artifactPath } from "../chain/contracts.ts";
 import { DstoreError } from "../errors.ts";
-import { PROJECT_ROOT } from "../module-paths.ts";
-
-const ARTIFACTS = join(PROJECT_ROOT, "artifacts", "contracts", "/");
 
 /** Addresses of a fresh deployment. */
 export interface DeployedContracts {
@@ -31,8 +28,7 @@ export async function deployContracts(
       request: ({ method, params }) => provider.send(method, (params as unknown[]) ?? []),
     },
     artifactResolver: {
-      loadArtifact: async (name) =>
-        JSON.parse(await readFile(`${ARTIFACTS}${name}.sol/${name}.json`, "utf8")),
+      loadArtifact: async (name) => JSON.parse(await readFile(artifactPath(name), "utf8")),
       getBuildInfo: async () => undefined,
     },
     deploymentDir,
