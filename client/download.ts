@@ -23,9 +23,6 @@ import type { ProgressListener } from "./progress.ts";
 import { FileLayout } from "./protocol/layout.ts";
 import { type FileId, shardIdOf } from "./protocol/shard-id.ts";
 
-/** Blocks of the output writer: one filling while the others are written. */
-const OUTPUT_DEPTH = 6;
-
 /** Options of {@link download}. */
 export interface DownloadOptions {
   onProgress?: ProgressListener;
@@ -69,6 +66,17 @@ interface Fetch {
   endpoints: string[];
   options: DownloadOptions;
   warn: (message: string) => void;
+}
+
+/**
+ * Where a get's plaintext goes: each segment is opened straight into its ring slot at
+ * `shift(offset)` bytes from the slot's start, and written from there.
+ */
+interface PlainSink {
+  /** Where in its slot the plaintext for file offset `offset` must start. */
+  shift(offset: number): number;
+  /** Append the `length` bytes at `slot[shift]`; resolves once the slot is free again. */
+  write(slot: Buffer, length: number): Promise<void>;
 }
 
 /**
@@ -144,13 +152,19 @@ async function downloadWith(
     // CPU more than everything else a get does.
     // Not flushed unless asked: on this VM the flushes took a 1 GiB get from ~350 to
     // ~250 MB/s (bench/README.md), and downloaders leave that to the system.
-    const output = await FileWriter.create(tmp, {
-      depth: OUTPUT_DEPTH,
-      durable: options.fsync ?? false,
-    }).catch((cause) => Promise.reject(writing(cause)));
+    const output = await FileWriter.create(tmp, { durable: options.fsync ?? false }).catch(
+      (cause) => Promise.reject(writing(cause)),
+    );
     out = output;
-    badShards = await fetchInto(fetch, async (plain) => {
-      await output.write(plain).catch((cause) => Promise.reject(writing(cause)));
+    badShards = await fetchInto(fetch, {
+      shift: (offset) => output.placedShift(offset),
+      write: async (slot, length) => {
+        try {
+          await output.writePlaced(slot, length);
+        } catch (cause) {
+          throw writing(cause);
+        }
+      },
     });
     await output.finish().catch((cause) => Promise.reject(writing(cause)));
     await rename(tmp, path);
@@ -197,10 +211,10 @@ type ShardState = "idle" | "active" | "failed" | "bad";
 
 /**
  * Read every segment from the first k shards that answer, hedging slow nodes and
- * replacing failed ones, and hand the plaintext to `write` in order. Returns the shards
+ * replacing failed ones, and hand the plaintext to `sink` in order. Returns the shards
  * found damaged or unreachable.
  */
-async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Promise<number[]> {
+async function fetchInto(f: Fetch, sink: PlainSink): Promise<number[]> {
   const { layout, options } = f;
   const { k } = layout;
   const state: ShardState[] = f.endpoints.map((endpoint) => (endpoint ? "idle" : "failed"));
@@ -235,39 +249,61 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
   const spare = () => state.indexOf("idle");
 
   // Pieces land in a slot of the pool's ring, a worker decodes and opens the segment in
-  // place, and the plaintext is written from the slot. Writing runs on its own, in order,
-  // while the next segments are fetched and decoded (a get used to stop fetching while it
-  // wrote, and was ~20 % slower); the ring's slots bound all of it. Every byte written
-  // was authenticated by its segment's AES-GCM tag.
+  // place (where the output wants it within a page), and the slot is written to the file
+  // from there, nothing copied. Writes are handed out in order and run on their own while
+  // the next segments are fetched and decoded (a get used to stop fetching while it
+  // wrote, and was ~20 % slower); a slot comes back once written, so the ring's slots
+  // bound all of it. Every byte written was authenticated by its segment's AES-GCM tag.
   const ring = f.pool!.ring;
   let writing: Promise<void> = Promise.resolve();
+  const inFlight = new Set<Promise<void>>();
   // Set when writing failed: the loop stops, and this error is the one reported.
   let failed: { error: unknown } | undefined;
   let stopped = false;
-  const writeOut = (slot: number, plain: Promise<Buffer>) => {
+  const fail = (error: unknown) => {
+    failed ??= { error };
+    stopped = true;
+  };
+  const writeOut = (segment: number, slot: number, opened: Promise<void>) => {
     // Its failure is taken up below, in turn; it must not go unhandled meanwhile.
-    plain.catch(() => {});
+    opened.catch(() => {});
     const previous = writing;
     writing = (async () => {
+      let handedOut = false;
       try {
         await previous;
-        const bytes = await plain;
+        await opened;
         if (stopped) return;
-        await write(bytes);
-        written += bytes.length;
-        options.onProgress?.({ phase: "fetch", done: written, total: layout.size });
+        const length = layout.plainLength(segment);
+        const write: Promise<void> = sink
+          .write(ring.slot(slot), length)
+          .then(() => {
+            written += length;
+            options.onProgress?.({ phase: "fetch", done: written, total: layout.size });
+          }, fail)
+          .finally(() => {
+            inFlight.delete(write);
+            ring.release(slot);
+          });
+        inFlight.add(write);
+        handedOut = true;
       } catch (error) {
-        failed ??= { error };
-        stopped = true;
+        fail(error);
         throw error;
       } finally {
-        // A worker (or the corruption search) may still be using the slot: wait for it.
-        await plain.catch(() => {});
-        ring.release(slot);
+        if (!handedOut) {
+          // A worker (or the corruption search) may still be using the slot: wait for it.
+          await opened.catch(() => {});
+          ring.release(slot);
+        }
       }
     })();
     // Awaited at the end; a failure meanwhile stops the loop through `stopped`.
     writing.catch(() => {});
+  };
+  const settled = async () => {
+    await writing.catch(() => {});
+    while (inFlight.size > 0) await Promise.all(inFlight);
   };
   try {
     for (let segment = 0; segment < layout.segments && !stopped; segment++) {
@@ -286,16 +322,18 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
         throw error;
       }
       hedgeDelay = options.hedgeDelay ?? Math.min(5000, Math.max(150, 4 * (Date.now() - started)));
-      writeOut(slot, open_(segment, slot, pieces));
+      writeOut(segment, slot, open_(segment, slot, pieces));
     }
     await writing;
+    await settled();
+    if (failed) throw failed.error;
   } catch (error) {
     throw failed ? failed.error : error;
   } finally {
     stopped = true;
     for (const index of [...readers.keys()]) retire(index, "idle");
-    // Segments still decoding or queued to be written give their slots back as they settle.
-    await writing.catch(() => {});
+    // Segments still decoding or being written give their slots back as they settle.
+    await settled();
   }
   return [...problems].sort((a, b) => a - b);
 
@@ -362,11 +400,14 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
     return got;
   }
 
-  /** Decode and decrypt, falling back to a search over the pieces when one is corrupt. */
-  async function open_(segment: number, slot: number, got: Map<number, Buffer>): Promise<Buffer> {
+  /**
+   * Decode and decrypt into the slot, where the sink wants the plaintext, falling back to
+   * a search over the pieces when one is corrupt.
+   */
+  async function open_(segment: number, slot: number, got: Map<number, Buffer>): Promise<void> {
     const present = Array.from({ length: layout.shards }, (_, index) => got.has(index));
-    if (await f.pool!.decode(segment, slot, present))
-      return ring.segment(slot, layout.plainLength(segment));
+    const shift = sink.shift(segment * layout.segmentSize);
+    if (await f.pool!.decode(segment, slot, present, shift)) return;
     // Some piece is wrong, and the failed open zeroed the slot. Fetch this segment's
     // piece from every shard still usable, find k that decrypt, and retire the shards
     // whose pieces disagree with the rebuilt segment.
@@ -394,6 +435,6 @@ async function fetchInto(f: Fetch, write: (plain: Buffer) => Promise<void>): Pro
       }
       retire(index, "bad");
     }
-    return recovered.plain;
+    ring.slot(slot).set(recovered.plain, shift);
   }
 }

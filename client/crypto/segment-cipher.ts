@@ -65,9 +65,10 @@ export class SegmentCipher {
   /**
    * Open segment `index` into `out` (at least the plaintext length), returning the bytes
    * written. A failed open zeroes what it wrote, so no unverified plaintext stays in
-   * `out`. `out` may start where `sealed` does (opening in place: each slice is read
-   * before its plaintext is written over it; a failed open then leaves zeros where the
-   * ciphertext was). Otherwise `out` must not overlap `sealed`.
+   * `out`. `out` may start where `sealed` does, or before it in the same memory (opening
+   * in place: each slice is read before its plaintext is written, at or left of where it
+   * was; a failed open then leaves zeros over part of the ciphertext). Otherwise `out`
+   * must not overlap `sealed`.
    */
   openInto(sealed: Uint8Array, index: number, last: boolean, out: Buffer): number {
     if (sealed.length < TAG_SIZE) {

@@ -11,7 +11,8 @@ export const DIRECT_IO_ALIGNMENT = 4096;
 /** Bytes of one block of the {@link alignedBlocks} arena. */
 export const ALIGNED_BLOCK_SIZE = 512 * 1024;
 
-const WASM_PAGE = 64 * 1024;
+/** Bytes of a WebAssembly memory page. */
+export const WASM_PAGE = 64 * 1024;
 
 /** The part of a shared `WebAssembly.Memory` used here (this project's TypeScript libs omit it). */
 export interface SharedWasmMemory {
@@ -29,6 +30,15 @@ const { Memory } = (
     };
   }
 ).WebAssembly;
+
+/**
+ * A shared WebAssembly memory of `initial` pages, growable to `maximum` (address space is
+ * reserved for it up front): memory that starts on a page boundary, which Node's Buffers
+ * do not promise, and that threads can share.
+ */
+export function sharedWasmMemory(initial: number, maximum: number): SharedWasmMemory {
+  return new Memory({ initial, maximum, shared: true });
+}
 /** Most memory the arena may ever hold (address space is reserved for it up front). */
 const ARENA_LIMIT = 2 ** 30;
 
@@ -63,11 +73,7 @@ class AlignedBlocks {
    * it), for a worker thread to read blocks in place.
    */
   get memory(): SharedWasmMemory {
-    this.#memory ??= new Memory({
-      initial: 0,
-      maximum: ARENA_LIMIT / WASM_PAGE,
-      shared: true,
-    });
+    this.#memory ??= sharedWasmMemory(0, ARENA_LIMIT / WASM_PAGE);
     return this.#memory;
   }
 

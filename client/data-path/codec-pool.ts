@@ -244,11 +244,19 @@ export class CodecPool {
 
   /**
    * Rebuild and open segment `index` from the pieces of `slot` marked `present`; the
-   * plaintext lands in the slot's segment region. False when the tag does not verify,
-   * and then the slot's data pieces are zeros (opened in place): read them again.
+   * plaintext lands at `shift` from the slot's start (at most its head). False when the
+   * tag does not verify, and then the slot's data pieces are zeros (opened in place):
+   * read them again.
    */
-  async decode(index: number, slot: number, present: boolean[]): Promise<boolean> {
-    const response = await this.#run({ op: "decode", id: this.#nextId++, index, slot, present });
+  async decode(index: number, slot: number, present: boolean[], shift: number): Promise<boolean> {
+    const response = await this.#run({
+      op: "decode",
+      id: this.#nextId++,
+      index,
+      slot,
+      present,
+      shift,
+    });
     return "opened" in response && response.opened;
   }
 

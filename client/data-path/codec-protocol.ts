@@ -26,8 +26,8 @@ export interface EncodeRequest {
 
 /**
  * Rebuild the missing data pieces of a slot from those `present`, open the segment and
- * put the plaintext in the slot's segment region (opening in place: when the tag fails,
- * the slot's data pieces are lost).
+ * put the plaintext at `shift` (0 to the slot's head) from the slot's start (opening in
+ * place: when the tag fails, the slot's data pieces are lost).
  */
 export interface DecodeRequest {
   op: "decode";
@@ -35,6 +35,7 @@ export interface DecodeRequest {
   index: number;
   slot: number;
   present: boolean[];
+  shift: number;
 }
 
 export type CodecRequest = EncodeRequest | DecodeRequest;

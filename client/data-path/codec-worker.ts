@@ -19,14 +19,19 @@ let cipher: SegmentCipher;
 let layout: FileLayout;
 let slotSize: number;
 let pieceSize: number;
+let head: number;
+/** Bytes of a slot from `offset`, counted from the slot's start (head included). */
 const region = (slot: number, offset: number, length: number) =>
   Buffer.from(ring, slot * slotSize + offset, length);
+/** Bytes of a slot's piece area from `offset`. */
+const pieces = (slot: number, offset: number, length: number) =>
+  region(slot, head + offset, length);
 
 function setUp(file: CodecWorkerData): void {
   ring = file.ring;
   cipher = new SegmentCipher(Buffer.from(file.fileKey), Buffer.from(file.fileId));
   layout = new FileLayout(file.layout);
-  ({ slotSize, pieceSize } = file.slots);
+  ({ slotSize, pieceSize, head } = file.slots);
 }
 
 /**
@@ -38,8 +43,8 @@ function areas(index: number, slot: number) {
   if (size === pieceSize) {
     return {
       size,
-      data: region(slot, 0, layout.k * size),
-      parity: region(slot, layout.k * size, layout.m * size),
+      data: pieces(slot, 0, layout.k * size),
+      parity: pieces(slot, layout.k * size, layout.m * size),
       compact: false,
     };
   }
@@ -62,20 +67,20 @@ async function encode(request: Extract<CodecRequest, { op: "encode" }>): Promise
   const { size, data, parity, compact } = areas(index, slot);
   const cipherLength = layout.cipherLength(index);
   if (request.sealed) {
-    if (compact) data.set(region(slot, 0, cipherLength));
+    if (compact) data.set(pieces(slot, 0, cipherLength));
   } else {
-    // The plaintext sits at the start of the slot; seal it in place (or into the copy).
-    cipher.sealInto(region(slot, 0, layout.plainLength(index)), index, layout.isLast(index), data);
+    // The plaintext sits at the start of the pieces; seal it in place (or into the copy).
+    cipher.sealInto(pieces(slot, 0, layout.plainLength(index)), index, layout.isLast(index), data);
   }
   data.fill(0, cipherLength);
   await encodeParity(layout.k, layout.m, data, parity);
-  const pieces = Array.from({ length: layout.shards }, (_, i) => pieceOf(data, parity, size, i));
+  const coded = Array.from({ length: layout.shards }, (_, i) => pieceOf(data, parity, size, i));
   if (compact)
-    for (const [i, piece] of pieces.entries()) region(slot, i * pieceSize, size).set(piece);
+    for (const [i, piece] of coded.entries()) pieces(slot, i * pieceSize, size).set(piece);
   if (!request.roots) return { id: request.id };
   return {
     id: request.id,
-    roots: pieces.map((piece) => {
+    roots: coded.map((piece) => {
       const aligned = alignedSubtreeRoot(piece);
       return aligned ? { root: new Uint8Array(aligned.root), height: aligned.height } : null;
     }),
@@ -83,21 +88,21 @@ async function encode(request: Extract<CodecRequest, { op: "encode" }>): Promise
 }
 
 async function decode(request: Extract<CodecRequest, { op: "decode" }>): Promise<CodecResponse> {
-  const { index, slot, present } = request;
+  const { index, slot, present, shift } = request;
   const { size, data, parity, compact } = areas(index, slot);
   if (compact) {
     for (let i = 0; i < layout.shards; i++) {
-      if (present[i]) pieceOf(data, parity, size, i).set(region(slot, i * pieceSize, size));
+      if (present[i]) pieceOf(data, parity, size, i).set(pieces(slot, i * pieceSize, size));
     }
   }
   try {
     await reconstructData(layout.k, layout.m, data, parity, present);
-    // Opened in place: the data pieces sit at the start of the slot, where the plaintext
-    // goes (for a short last segment, in the compact copy, moved there once verified).
-    // A failed open leaves zeros there; the caller fetches the pieces again.
+    // Opened in place, `head - shift` bytes to the left of the sealed data pieces (for a
+    // short last segment, from the compact copy): the plaintext lands at `shift` in the
+    // slot. A failed open leaves zeros there; the caller fetches the pieces again.
     const sealed = data.subarray(0, layout.cipherLength(index));
-    const length = cipher.openInto(sealed, index, layout.isLast(index), sealed);
-    if (compact) region(slot, 0, length).set(data.subarray(0, length));
+    const out = region(slot, shift, layout.plainLength(index));
+    cipher.openInto(sealed, index, layout.isLast(index), out);
     return { id: request.id, opened: true };
   } catch (error) {
     if (isDstoreError(error, "DecryptionError")) return { id: request.id, opened: false };

@@ -76,6 +76,8 @@ export class FileWriter {
   #failure: { error: unknown } | undefined;
   #closed = false;
   #handleClosed = false;
+  /** How bytes are taken: copied by `write`, or placed by the caller (`writePlaced`). */
+  #mode: "copy" | "placed" | undefined;
 
   private constructor(handle: FileHandle, direct: boolean, options: FileWriterOptions) {
     this.#handle = handle;
@@ -106,6 +108,8 @@ export class FileWriter {
    * a time: the next waits for this one.
    */
   async write(bytes: Uint8Array): Promise<void> {
+    if (this.#mode === "placed") throw new Error("FileWriter.write: not after writePlaced()");
+    this.#mode = "copy";
     for (let at = 0; at < bytes.length; ) {
       this.#throwIfFailed();
       if (!this.#current) {
@@ -118,6 +122,48 @@ export class FileWriter {
       at += take;
       if (this.#filled === ALIGNED_BLOCK_SIZE) this.#submit();
     }
+  }
+
+  /**
+   * The offset in its region at which the next {@link writePlaced} wants its bytes, for
+   * bytes that will start at file offset `offset` (the file's length by then): where the
+   * file's last unfinished page ends, with direct I/O; else 0.
+   */
+  placedShift(offset: number): number {
+    return this.direct ? offset % DIRECT_IO_ALIGNMENT : 0;
+  }
+
+  /**
+   * Append the `length` bytes that sit at `region[shift]`, with nothing copied: `shift` is
+   * what {@link placedShift} gave for this offset, and `region` is page-aligned memory
+   * (with direct I/O) of at least `alignUp(shift + length)` bytes whose first `shift`
+   * bytes this overwrites with the file's unfinished page. Whole pages are written from
+   * the region at once; what is left of a page waits for the next bytes (or `finish`).
+   * Resolves once the region is written and may be reused; rejects if the write fails.
+   * Calls may overlap; they are taken in the order they are made, and not mixed with
+   * {@link write}.
+   */
+  writePlaced(region: Buffer, length: number): Promise<void> {
+    this.#throwIfFailed();
+    const shift = this.#filled;
+    if (this.#mode === "copy") throw new Error("FileWriter.writePlaced: not after write()");
+    this.#mode = "placed";
+    const end = shift + length;
+    const whole = this.direct ? end - (end % DIRECT_IO_ALIGNMENT) : end;
+    if (this.direct) {
+      // The unfinished page goes in front; the new one is kept back.
+      if (!this.#current) {
+        this.#current = alignedBlocks.take();
+        this.#owned.push(this.#current);
+      }
+      region.set(this.#current.subarray(0, shift), 0);
+      this.#current.set(region.subarray(whole, end), 0);
+      this.#filled = end - whole;
+    }
+    const offset = this.#offset;
+    this.#offset += whole;
+    if (whole === 0) return Promise.resolve();
+    return this.#submitAt(region.subarray(0, whole), whole, offset, () => {});
   }
 
   /** Write what is left, cut the file to its length, fsync (if durable) and close it. */
@@ -188,24 +234,37 @@ export class FileWriter {
     // Only the file's last block is short; direct I/O writes it padded to the alignment.
     const size = this.direct ? alignUp(length) : length;
     if (size > length) block.fill(0, length, size);
+    this.#submitAt(block.subarray(0, size), length, offset, () => {
+      this.#free.push(block);
+      const wake = this.#waiting;
+      this.#waiting = undefined;
+      wake?.();
+    }).catch(() => {});
+  }
+
+  /**
+   * Write `bytes` (of which the first `length` are the file's) at `offset`, tracked until
+   * done; `release` runs when they are no longer used. Rejects if it fails, and the
+   * writer fails with it.
+   */
+  #submitAt(bytes: Buffer, length: number, offset: number, release: () => void): Promise<void> {
     const write = Promise.all([
-      this.#writeAt(block.subarray(0, size), offset),
-      this.#onBlock?.(block.subarray(0, length)),
+      this.#writeAt(bytes, offset),
+      this.#onBlock?.(bytes.subarray(0, length)),
     ])
       .then(
         () => this.#written(length),
         (error: unknown) => {
           this.#failure ??= { error };
+          throw error;
         },
       )
       .finally(() => {
         this.#inFlight.delete(write);
-        this.#free.push(block);
-        const wake = this.#waiting;
-        this.#waiting = undefined;
-        wake?.();
+        release();
       });
     this.#inFlight.add(write);
+    return write;
   }
 
   /** Write all of `bytes` at `offset`; a write may take fewer bytes (a disk filling up). */

@@ -3,7 +3,11 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { ALIGNED_BLOCK_SIZE, alignedBlocks } from "../../client/data-path/aligned-blocks.ts";
+import {
+  ALIGNED_BLOCK_SIZE,
+  alignedBlocks,
+  sharedWasmMemory,
+} from "../../client/data-path/aligned-blocks.ts";
 import { FileWriter } from "../../client/data-path/file-writer.ts";
 import { removeTempDirs, tempDir } from "../helpers/data-dir.ts";
 import { mountTmpfs } from "../helpers/tmpfs.ts";
@@ -61,6 +65,68 @@ describe("FileWriter", () => {
       );
     },
   );
+
+  it.each([
+    [true, true],
+    [false, false],
+    [true, false],
+  ])(
+    "writes bytes placed in the caller's memory, in overlapping calls, into exactly those bytes (direct: %s, durable: %s)",
+    async (direct, durable) => {
+      const dir = await tempDir("dstore-writer-");
+      // Page-aligned regions, as a get's ring slots are, each used by one call at a time.
+      const regionSize = 64 * 1024;
+      const memory = sharedWasmMemory(8, 8).buffer;
+      const sizes = fc.array(
+        fc.oneof(
+          fc.integer({ min: 0, max: 10_000 }),
+          fc.constantFrom(1, 4095, 4096, 4097, regionSize - 4096),
+        ),
+        { maxLength: 12 },
+      );
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(sizes, async (lengths) => {
+          const path = join(dir, `file-${run++}`);
+          const writer = await FileWriter.create(path, { direct, durable });
+          const chunks = lengths.map((length) => randomBytes(length));
+          const writes: Promise<void>[] = [];
+          let offset = 0;
+          for (const [i, chunk] of chunks.entries()) {
+            // A region is reused only once its write is done; up to 8 overlap.
+            await writes[i - 8];
+            const region = Buffer.from(memory, (i % 8) * regionSize, regionSize);
+            region.fill(0xee);
+            const shift = writer.placedShift(offset);
+            region.set(chunk, shift);
+            writes.push(writer.writePlaced(region, chunk.length));
+            offset += chunk.length;
+          }
+          await Promise.all(writes);
+          await writer.finish();
+          expect((await readFile(path)).equals(Buffer.concat(chunks))).toBe(true);
+        }),
+        { numRuns: 25 },
+      );
+    },
+  );
+
+  it("takes bytes one way per file: copied, or placed", async () => {
+    const dir = await tempDir("dstore-writer-");
+    const block = alignedBlocks.take();
+    const copying = await FileWriter.create(join(dir, "a"));
+    const placing = await FileWriter.create(join(dir, "b"));
+    try {
+      await copying.write(Buffer.from("x"));
+      expect(() => copying.writePlaced(block, 1)).toThrow("not after write()");
+      block[0] = 1;
+      await placing.writePlaced(block, 1);
+      await expect(placing.write(Buffer.from("x"))).rejects.toThrow("not after writePlaced()");
+    } finally {
+      alignedBlocks.give(block);
+    }
+    await Promise.all([copying.abort(), placing.abort()]);
+  });
 
   it("takes the caller's bytes by copy: a buffer reused at once does not change the file", async () => {
     const dir = await tempDir("dstore-writer-");
