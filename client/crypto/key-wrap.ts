@@ -1,6 +1,6 @@
-import { createCipheriv, createDecipheriv, hkdfSync } from "node:crypto";
-import { decrypt, encrypt } from "eciesjs";
+import { createCipheriv, createDecipheriv, createECDH, ECDH, hkdfSync } from "node:crypto";
 import { Config } from "eciesjs/config";
+import { getSharedKey, getSharedPoint, symDecrypt, symEncrypt } from "eciesjs/utils";
 import { getBytes, SigningKey } from "ethers";
 import { DstoreError } from "../errors.ts";
 import { FILE_KEY_SIZE } from "./segment-cipher.ts";
@@ -13,8 +13,36 @@ const TAG_SIZE = 16;
 /** Longest file name kept, in UTF-8 bytes. */
 export const MAX_NAME_BYTES = 255;
 
-// ECIES on secp256k1 from eciesjs (ephemeral key, ECDH, HKDF-SHA256, AES-256-GCM).
+// ECIES on secp256k1 as eciesjs does it (ephemeral key, ECDH, HKDF-SHA256 of both points,
+// AES-256-GCM), with the ephemeral key sent compressed.
 const ECIES = Object.assign(new Config(), { isEphemeralKeyCompressed: true });
+const CURVE = "secp256k1";
+/** Bytes of a compressed secp256k1 point. */
+const POINT_SIZE = 33;
+
+/**
+ * eciesjs's `encrypt` and `decrypt` with its own steps, but every operation on a known
+ * key done by Node's native secp256k1: a new key pair, and a point's other encoding.
+ * eciesjs derives a private key's public key in JavaScript, and its first use in a process
+ * builds the curve's tables (~60 ms here); only the ECDH itself stays in JavaScript, since
+ * the key derivation takes the whole shared point and Node's ECDH gives only its x.
+ * The format is eciesjs's (the tests open each other's output).
+ */
+function eciesEncrypt(receiverPublicKey: Uint8Array, data: Uint8Array): Buffer {
+  const ephemeral = createECDH(CURVE);
+  ephemeral.generateKeys();
+  const shared = getSharedPoint(CURVE, ephemeral.getPrivateKey(), receiverPublicKey, false);
+  const key = getSharedKey(ephemeral.getPublicKey(null, "uncompressed"), shared);
+  return Buffer.concat([ephemeral.getPublicKey(null, "compressed"), symEncrypt(ECIES, key, data)]);
+}
+
+function eciesDecrypt(privateKey: Uint8Array, sealed: Uint8Array): Uint8Array {
+  const ephemeral = sealed.subarray(0, POINT_SIZE);
+  const point = ECDH.convertKey(ephemeral, CURVE, undefined, undefined, "uncompressed");
+  const shared = getSharedPoint(CURVE, privateKey, ephemeral, false);
+  const key = getSharedKey(point as Buffer, shared);
+  return symDecrypt(ECIES, key, sealed.subarray(POINT_SIZE));
+}
 
 /** What a wrapped key carries besides the key: metadata sealed under the file key. */
 export interface FileMetadata {
@@ -37,7 +65,7 @@ export function wrapFileKey(
   metadata: FileMetadata = {},
 ): Buffer {
   const compressed = getBytes(SigningKey.computePublicKey(publicKey, true));
-  const sealedKey = encrypt(compressed, fileKey, ECIES);
+  const sealedKey = eciesEncrypt(compressed, fileKey);
   const json = Buffer.from(JSON.stringify(checkMetadata(metadata)));
   // The metadata key is used once per file key, so a fixed nonce is safe.
   const cipher = createCipheriv("aes-256-gcm", metadataKey(fileKey, fileId), Buffer.alloc(12));
@@ -56,9 +84,7 @@ export function unwrapFileKey(
   }
   let fileKey: Buffer;
   try {
-    fileKey = Buffer.from(
-      decrypt(getBytes(privateKey), wrapped.subarray(1, 1 + ECIES_SIZE), ECIES),
-    );
+    fileKey = Buffer.from(eciesDecrypt(getBytes(privateKey), wrapped.subarray(1, 1 + ECIES_SIZE)));
   } catch (cause) {
     throw new DstoreError("DecryptionError", "the file key is not wrapped to this account", {
       cause,

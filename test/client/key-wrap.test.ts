@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { hexlify, Wallet } from "ethers";
+import { decrypt, encrypt } from "eciesjs";
+import { Config } from "eciesjs/config";
+import { getBytes, hexlify, Wallet } from "ethers";
 import { describe, expect, it } from "vitest";
 import { unwrapFileKey, wrapFileKey } from "../../client/crypto/key-wrap.ts";
 
@@ -16,6 +18,23 @@ describe("file key wrapping (ECIES secp256k1 to the owner's account key)", () =>
     expect(opened.fileKey.equals(fileKey)).toBe(true);
     expect(opened.metadata).toEqual({ name: "report 2026.pdf" });
     expect(wrapped.length).toBe(1 + 97 + Buffer.byteLength('{"name":"report 2026.pdf"}') + 16);
+  });
+
+  it("keeps eciesjs's format: eciesjs opens the sealed key, and a key sealed by eciesjs opens", () => {
+    const config = Object.assign(new Config(), { isEphemeralKeyCompressed: true });
+    const ownerKey = getBytes(owner.privateKey);
+    const wrapped = wrapFileKey(fileKey, fileId, owner.signingKey.publicKey, { name: "a" });
+    const sealedKey = wrapped.subarray(1, 98);
+    expect(Buffer.from(decrypt(ownerKey, sealedKey, config)).equals(fileKey)).toBe(true);
+    const theirs = Buffer.concat([
+      wrapped.subarray(0, 1),
+      encrypt(getBytes(owner.signingKey.compressedPublicKey), fileKey, config),
+      wrapped.subarray(98),
+    ]);
+    expect(theirs.equals(wrapped)).toBe(false);
+    const opened = unwrapFileKey(theirs, fileId, owner.privateKey);
+    expect(opened.fileKey.equals(fileKey)).toBe(true);
+    expect(opened.metadata).toEqual({ name: "a" });
   });
 
   it("never holds the file key or the name in the clear", () => {
