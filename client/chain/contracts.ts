@@ -1,12 +1,16 @@
+import { createECDH } from "node:crypto";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import {
   Contract,
+  getBytes,
+  hexlify,
   type InterfaceAbi,
   JsonRpcProvider,
   Network,
   NonceManager,
+  SigningKey,
   type TransactionRequest,
   type TransactionResponse,
   Wallet,
@@ -35,6 +39,33 @@ export interface Chain {
 }
 
 const requireJson = createRequire(import.meta.url);
+
+/**
+ * An account's signing key whose public key (and so its address) comes from Node's native
+ * secp256k1. Making an ethers Wallet derives it in JavaScript, and the first time in a
+ * process that builds the curve's tables (~50 ms here): a command that signs nothing
+ * (a get, a list) no longer pays for them.
+ */
+export class AccountKey extends SigningKey {
+  readonly #publicKey: string;
+  readonly #compressedPublicKey: string;
+
+  constructor(privateKey: string) {
+    super(privateKey);
+    const ecdh = createECDH("secp256k1");
+    ecdh.setPrivateKey(getBytes(privateKey));
+    this.#publicKey = hexlify(ecdh.getPublicKey());
+    this.#compressedPublicKey = hexlify(ecdh.getPublicKey(null, "compressed"));
+  }
+
+  override get publicKey(): string {
+    return this.#publicKey;
+  }
+
+  override get compressedPublicKey(): string {
+    return this.#compressedPublicKey;
+  }
+}
 
 /** The Hardhat build artifact of dstore contract `name`. */
 export function artifactPath(name: string): string {
@@ -113,7 +144,9 @@ export async function connectChain(options: ConnectOptions): Promise<Chain> {
       `no ${missing[0]} contract at ${missing[1]} on chain ${chainId}`,
     );
   }
-  const wallet = options.privateKey ? new Wallet(options.privateKey, provider) : undefined;
+  const wallet = options.privateKey
+    ? new Wallet(new AccountKey(options.privateKey), provider)
+    : undefined;
   // Transactions go through a nonce manager, so several sent at once get distinct nonces.
   const runner = wallet ? new LocalNonces(wallet) : provider;
   return {
