@@ -1,6 +1,12 @@
 import { createCipheriv, createDecipheriv, createECDH, ECDH, hkdfSync } from "node:crypto";
 import { Config } from "eciesjs/config";
-import { getSharedKey, getSharedPoint, symDecrypt, symEncrypt } from "eciesjs/utils";
+import {
+  getSharedKey,
+  getSharedPoint,
+  getValidSecret,
+  symDecrypt,
+  symEncrypt,
+} from "eciesjs/utils";
 import { getBytes, SigningKey } from "ethers";
 import { DstoreError } from "../errors.ts";
 import { FILE_KEY_SIZE } from "./segment-cipher.ts";
@@ -21,17 +27,20 @@ const CURVE = "secp256k1";
 const POINT_SIZE = 33;
 
 /**
- * eciesjs's `encrypt` and `decrypt` with its own steps, but every operation on a known
- * key done by Node's native secp256k1: a new key pair, and a point's other encoding.
+ * eciesjs's `encrypt` and `decrypt` with its own steps, but the public key of the new
+ * key pair and a point's other encoding from Node's native secp256k1.
  * eciesjs derives a private key's public key in JavaScript, and its first use in a process
  * builds the curve's tables (~60 ms here); only the ECDH itself stays in JavaScript, since
  * the key derivation takes the whole shared point and Node's ECDH gives only its x.
  * The format is eciesjs's (the tests open each other's output).
  */
 function eciesEncrypt(receiverPublicKey: Uint8Array, data: Uint8Array): Buffer {
+  // eciesjs draws the key; Node's own key pairs give the private key without its leading
+  // zero bytes (1 in 256 is 31 bytes long), which the ECDH below refuses.
+  const secret = getValidSecret(CURVE);
   const ephemeral = createECDH(CURVE);
-  ephemeral.generateKeys();
-  const shared = getSharedPoint(CURVE, ephemeral.getPrivateKey(), receiverPublicKey, false);
+  ephemeral.setPrivateKey(secret);
+  const shared = getSharedPoint(CURVE, secret, receiverPublicKey, false);
   const key = getSharedKey(ephemeral.getPublicKey(null, "uncompressed"), shared);
   return Buffer.concat([ephemeral.getPublicKey(null, "compressed"), symEncrypt(ECIES, key, data)]);
 }

@@ -37,6 +37,14 @@ describe("file key wrapping (ECIES secp256k1 to the owner's account key)", () =>
     expect(opened.metadata).toEqual({ name: "a" });
   });
 
+  it("wraps and opens every time: 400 fresh ephemeral keys (1 in 256 starts with a zero byte)", () => {
+    for (let i = 0; i < 400; i++) {
+      const key = randomBytes(32);
+      const wrapped = wrapFileKey(key, fileId, owner.signingKey.publicKey);
+      expect(unwrapFileKey(wrapped, fileId, owner.privateKey).fileKey.equals(key)).toBe(true);
+    }
+  });
+
   it("never holds the file key or the name in the clear", () => {
     const wrapped = wrapFileKey(fileKey, fileId, owner.signingKey.publicKey, {
       name: "secret-name",
