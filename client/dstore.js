@@ -6,6 +6,7 @@
 // which costs a command ~0.3 s here (bench/README.md). Plain JavaScript itself, so that
 // choosing costs nothing but a few ms of stat calls.
 import { existsSync, readdirSync, statSync } from "node:fs";
+import module from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -39,4 +40,9 @@ function buildIsCurrent() {
 }
 
 const cli = buildIsCurrent() ? built : join(root, "client", "cli.ts");
+// V8's compiled code for the modules, kept on disk (tagged with their contents and Node's
+// version) so the next start skips compiling them. Where it cannot be written, nothing.
+module.enableCompileCache?.(
+  process.env.NODE_COMPILE_CACHE ?? join(root, "node_modules", ".cache", "dstore-compile"),
+);
 await import(pathToFileURL(cli).href);
