@@ -1,4 +1,4 @@
-import { getBytes, type Wallet } from "ethers";
+import { getBytes, isError, type Wallet } from "ethers";
 import { DstoreError } from "../errors.ts";
 import { type FileId, isFileId } from "../protocol/shard-id.ts";
 import type { Chain } from "./contracts.ts";
@@ -26,11 +26,17 @@ export interface FileRecord {
 /** Read a live file's record, placements, shard roots and wrapped key from the chain. */
 export async function readFileRecord(chain: Chain, fileId: FileId): Promise<FileRecord> {
   const registry = chain.fileRegistry;
-  if (!(await registry.exists(fileId))) {
-    throw new DstoreError("FileNotFound", `no file ${fileId} on chain ${chain.deployment.chainId}`);
-  }
+  // All at once: a command waits for one round of chain reads, not two.
   const [[record, placements], registered, rekeyed] = await Promise.all([
-    registry.getFile(fileId),
+    registry.getFile(fileId).catch((error: unknown) => {
+      if (isError(error, "CALL_EXCEPTION") && error.revert?.name === "FileRegistry_UnknownFile") {
+        throw new DstoreError(
+          "FileNotFound",
+          `no file ${fileId} on chain ${chain.deployment.chainId}`,
+        );
+      }
+      throw error;
+    }),
     queryAll(chain, registry, registry.filters.FileRegistered(fileId)),
     queryAll(chain, registry, registry.filters.FileRekeyed(fileId)),
   ]);
