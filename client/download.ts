@@ -1,17 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { rename, rm, stat } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { getBytes } from "ethers";
 import type { Chain } from "./chain/contracts.ts";
 import { type FileRecord, readOwnedFile } from "./chain/files.ts";
 import { unwrapFileKey } from "./crypto/key-wrap.ts";
 import { SegmentCipher } from "./crypto/segment-cipher.ts";
-import {
-  CodecPool,
-  defaultWorkers,
-  type SpareWorkers,
-  withSpareWorkers,
-} from "./data-path/codec-pool.ts";
+import { CodecPool, defaultWorkers } from "./data-path/codec-pool.ts";
 import { FileWriter } from "./data-path/file-writer.ts";
 import { recoverSegment } from "./data-path/segment-recovery.ts";
 import { ShardReader } from "./data-path/shard-reader.ts";
@@ -22,6 +18,22 @@ import { getNodeView } from "./nodes.ts";
 import type { ProgressListener } from "./progress.ts";
 import { FileLayout } from "./protocol/layout.ts";
 import { type FileId, shardIdOf } from "./protocol/shard-id.ts";
+
+/** Files up to this size are opened on the main thread, whatever the machine. */
+const INLINE_LIMIT = 256 * 1024 * 1024;
+
+/**
+ * Codec workers for a get: none (the main thread opens each segment; a rebuild runs on
+ * libuv's threadpool either way) for a file up to {@link INLINE_LIMIT}, or on a machine
+ * with no core to spare for a worker; `DSTORE_WORKERS` decides when set. Opening costs
+ * ~0.5 CPU-s per GiB, a worker ~0.2 s to start, and on two cores its thread competes with
+ * the main thread. Measured on two cores with the 6-node devnet (bench/README.md),
+ * interleaved: 64 MiB 118 -> 132 MB/s, 256 MiB 278 -> 297, 1 GiB 412 -> 473.
+ */
+function codecWorkersFor(size: number): number {
+  if (process.env.DSTORE_WORKERS) return defaultWorkers();
+  return size <= INLINE_LIMIT || availableParallelism() <= 2 ? 0 : defaultWorkers();
+}
 
 /** Options of {@link download}. */
 export interface DownloadOptions {
@@ -94,19 +106,6 @@ export async function download(
   destination: string | undefined,
   options: DownloadOptions = {},
 ): Promise<DownloadResult> {
-  // The codec workers load their code while the file's record is read from the chain.
-  return withSpareWorkers(defaultWorkers(), (spares) =>
-    downloadWith(spares, chain, requested, destination, options),
-  );
-}
-
-async function downloadWith(
-  spares: SpareWorkers,
-  chain: Chain,
-  requested: string,
-  destination: string | undefined,
-  options: DownloadOptions,
-): Promise<DownloadResult> {
   const { record, wallet, fileId } = await readOwnedFile(chain, requested, "reading files");
   const { fileKey, metadata } = unwrapFileKey(record.wrappedKey, fileId, wallet.privateKey);
   const layout = new FileLayout(record);
@@ -138,7 +137,9 @@ async function downloadWith(
   }
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.part`);
   let badShards: number[];
-  const pool = new CodecPool(fileKey, getBytes(fileId), layout, { spares });
+  const pool = new CodecPool(fileKey, getBytes(fileId), layout, {
+    threads: codecWorkersFor(layout.size),
+  });
   fetch.pool = pool;
   // A failing disk (full, gone, read-only) is the output's fault, not the network's: say so.
   const writing = (cause: unknown) =>

@@ -47,6 +47,22 @@ describe("CodecPool", () => {
     }
   });
 
+  it("does the work on the calling thread when it has no workers", async () => {
+    const plain = randomBytes(layout.size);
+    const pool = new CodecPool(fileKey, fileId, layout, { threads: 0 });
+    try {
+      await pool.resize(2);
+      expect(pool.depth).toBe(1);
+      const all = await Promise.all([0, 1, 2].map((i) => roundTrip(pool, plain, i)));
+      expect(Buffer.concat(all).equals(plain)).toBe(true);
+    } finally {
+      await pool.close();
+    }
+    await expect(pool.decode(0, 0, [true, true, true, true, true, true], 0)).rejects.toThrow(
+      "closed",
+    );
+  });
+
   it("stops workers that are still starting without bringing the process down", async () => {
     // A worker stopped while its native Reed-Solomon addon loads used to abort the whole
     // process (an assertion in the addon): a tiny upload shrinks its pool at once.

@@ -79,11 +79,17 @@ describe("dstore devnet and the CLI, end to end", () => {
       const data = randomBytes(size);
       const fileId = await put(`${label.replaceAll(" ", "-")}.bin`, data);
       expect(fileId).toMatch(/^0x[0-9a-f]{64}$/);
-      const out = join(work, `${fileId}.out`);
-      const result = await runCli(["get", fileId, "-o", out], env());
-      expect(result.code).toBe(0);
-      expect(result.stdout.trim()).toBe(out);
-      expect((await readFile(out)).equals(data)).toBe(true);
+      // Opened on the main thread (a small file), then by a codec worker.
+      for (const workers of ["", "1"]) {
+        const out = join(work, `${fileId}.${workers}.out`);
+        const result = await runCli(["get", fileId, "-o", out], {
+          ...env(),
+          DSTORE_WORKERS: workers,
+        });
+        expect(result.code).toBe(0);
+        expect(result.stdout.trim()).toBe(out);
+        expect((await readFile(out)).equals(data)).toBe(true);
+      }
     },
     120_000,
   );
