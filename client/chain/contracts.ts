@@ -4,9 +4,12 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import {
   Contract,
+  FetchRequest,
   getBytes,
   hexlify,
   type InterfaceAbi,
+  isAddress,
+  isHexString,
   JsonRpcProvider,
   Network,
   NonceManager,
@@ -105,15 +108,25 @@ export interface ConnectOptions {
  * const node = await chain.nodeRegistry.getNode(1);
  */
 export async function connectChain(options: ConnectOptions): Promise<Chain> {
-  const probe = new JsonRpcProvider(options.rpcUrl, undefined, { staticNetwork: true });
-  let chainId: bigint;
-  try {
-    chainId = (await withTimeout(probe.getNetwork(), 10_000)).chainId;
-  } catch (cause) {
-    probe.destroy();
-    throw new DstoreError("ChainError", `cannot reach the chain at ${options.rpcUrl}`, { cause });
+  const contracts = [
+    ["FileRegistry", options.fileRegistry],
+    ["NodeRegistry", options.nodeRegistry],
+  ] as const;
+  for (const [name, address] of contracts) {
+    if (!isAddress(address))
+      throw new DstoreError("ConfigError", `the ${name} address is not an address: ${address}`);
   }
-  probe.destroy();
+  const [chainId, ...codes] = await probeChain(
+    options.rpcUrl,
+    contracts.map(([, address]) => address),
+  );
+  const missing = contracts.find((_, index) => codes[index] === "0x");
+  if (missing) {
+    throw new DstoreError(
+      "ConfigError",
+      `no ${missing[0]} contract at ${missing[1]} on chain ${chainId}`,
+    );
+  }
   // No response cache: ethers shares identical requests for 250 ms by default, which hands
   // two quick transactions the same nonce and hides a block mined a moment ago. No batch
   // stall either: requests made together still go as one batch, and the chain reads of a
@@ -124,26 +137,6 @@ export async function connectChain(options: ConnectOptions): Promise<Chain> {
     cacheTimeout: -1,
     batchStallTime: 0,
   });
-  const contracts = [
-    ["FileRegistry", options.fileRegistry],
-    ["NodeRegistry", options.nodeRegistry],
-  ] as const;
-  const codes = await Promise.all(contracts.map(([, address]) => provider.getCode(address))).catch(
-    (cause: unknown) => {
-      provider.destroy();
-      throw new DstoreError("ChainError", `cannot read the contracts at ${options.rpcUrl}`, {
-        cause,
-      });
-    },
-  );
-  const missing = contracts.find((_, index) => codes[index] === "0x");
-  if (missing) {
-    provider.destroy();
-    throw new DstoreError(
-      "ConfigError",
-      `no ${missing[0]} contract at ${missing[1]} on chain ${chainId}`,
-    );
-  }
   const wallet = options.privateKey
     ? new Wallet(new AccountKey(options.privateKey), provider)
     : undefined;
@@ -171,14 +164,48 @@ export async function connectChain(options: ConnectOptions): Promise<Chain> {
   };
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
+/**
+ * The chain's id and the code at each of `addresses`, in one JSON-RPC batch: one round
+ * trip before a command's first read instead of two (ethers asks for the chain id on its
+ * own first), which on a remote RPC endpoint is most of a small command's wait.
+ */
+async function probeChain(
+  rpcUrl: string,
+  addresses: readonly string[],
+): Promise<[bigint, ...string[]]> {
+  const request = new FetchRequest(rpcUrl);
+  request.timeout = 10_000;
+  request.setHeader("content-type", "application/json");
+  request.body = JSON.stringify([
+    { jsonrpc: "2.0", id: 0, method: "eth_chainId", params: [] },
+    ...addresses.map((address, index) => ({
+      jsonrpc: "2.0",
+      id: index + 1,
+      method: "eth_getCode",
+      params: [address, "latest"],
+    })),
+  ]);
+  let answers: unknown;
+  try {
+    const response = await request.send();
+    response.assertOk();
+    answers = response.bodyJson;
+  } catch (cause) {
+    throw new DstoreError("ChainError", `cannot reach the chain at ${rpcUrl}`, { cause });
+  }
+  const results = Array.from({ length: addresses.length + 1 }, (_, id) => {
+    const answer = Array.isArray(answers)
+      ? (answers as { id?: unknown; result?: unknown }[]).find((entry) => entry?.id === id)
+      : undefined;
+    if (typeof answer?.result !== "string" || !isHexString(answer.result)) {
+      throw new DstoreError(
+        "ChainError",
+        `cannot read the contracts at ${rpcUrl}: ${JSON.stringify(answer ?? answers).slice(0, 200)}`,
+      );
+    }
+    return answer.result;
+  });
+  return [BigInt(results[0]!), ...results.slice(1)];
 }
 
 /**

@@ -7,6 +7,7 @@ import { type FileId, shardIdOf } from "../../client/protocol/shard-id.ts";
 import { runCli } from "../helpers/cli.ts";
 import { removeTempDirs, tempDir } from "../helpers/data-dir.ts";
 import { type DevnetProcess, startDevnetProcess } from "../helpers/devnet.ts";
+import { freePort } from "../helpers/ports.ts";
 import { mountTmpfs } from "../helpers/tmpfs.ts";
 
 // The product as a user meets it: `npm start` (dstore devnet), then the dstore CLI.
@@ -180,9 +181,22 @@ describe("dstore devnet and the CLI, end to end", () => {
       expect(result.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
     }
     const nowhere = "0x000000000000000000000000000000000000dEaD";
-    const wrong = await runCli(["--file-registry", nowhere, "ls"], env());
-    expect(wrong.code).not.toBe(0);
-    expect(wrong.stderr).toContain(`no FileRegistry contract at ${nowhere}`);
+    for (const [flags, message] of [
+      [["--file-registry", nowhere], `no FileRegistry contract at ${nowhere}`],
+      [["--node-registry", "0x1234"], "the NodeRegistry address is not an address: 0x1234"],
+      [
+        [
+          ...["--rpc-url", `http://127.0.0.1:${await freePort()}`],
+          ...["--file-registry", nowhere, "--node-registry", nowhere],
+        ],
+        "cannot reach the chain at",
+      ],
+    ] as const) {
+      const wrong = await runCli([...flags, "ls"], env());
+      expect(wrong.code).not.toBe(0);
+      expect(wrong.stderr.trim().split("\n")).toHaveLength(1);
+      expect(wrong.stderr).toContain(message);
+    }
   });
 
   it("keeps every file across a stop and a new start", async () => {
