@@ -7,7 +7,7 @@ import type { Chain } from "./chain/contracts.ts";
 import { type FileRecord, readOwnedFile } from "./chain/files.ts";
 import { unwrapFileKey } from "./crypto/key-wrap.ts";
 import { SegmentCipher } from "./crypto/segment-cipher.ts";
-import { CodecPool, defaultWorkers } from "./data-path/codec-pool.ts";
+import { CodecPool, chosenWorkers, defaultWorkers } from "./data-path/codec-pool.ts";
 import { FileWriter } from "./data-path/file-writer.ts";
 import { recoverSegment } from "./data-path/segment-recovery.ts";
 import { ShardReader } from "./data-path/shard-reader.ts";
@@ -31,8 +31,9 @@ const INLINE_LIMIT = 256 * 1024 * 1024;
  * interleaved: 64 MiB 118 -> 132 MB/s, 256 MiB 278 -> 297, 1 GiB 412 -> 473.
  */
 function codecWorkersFor(size: number): number {
-  if (process.env.DSTORE_WORKERS) return defaultWorkers();
-  return size <= INLINE_LIMIT || availableParallelism() <= 2 ? 0 : defaultWorkers();
+  return (
+    chosenWorkers() ?? (size <= INLINE_LIMIT || availableParallelism() <= 2 ? 0 : defaultWorkers())
+  );
 }
 
 /** Options of {@link download}. */
@@ -281,7 +282,8 @@ async function fetchInto(f: Fetch, sink: PlainSink): Promise<number[]> {
           .then(() => {
             written += length;
             options.onProgress?.({ phase: "fetch", done: written, total: layout.size });
-          }, fail)
+          })
+          .catch(fail)
           .finally(() => {
             inFlight.delete(write);
             ring.release(slot);

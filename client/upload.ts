@@ -7,6 +7,7 @@ import { wrapFileKey } from "./crypto/key-wrap.ts";
 import { FILE_KEY_SIZE, SegmentCipher } from "./crypto/segment-cipher.ts";
 import {
   CodecPool,
+  chosenWorkers,
   defaultWorkers,
   type PieceRoots,
   type SpareWorkers,
@@ -103,9 +104,10 @@ const INLINE_LIMIT = 64 * 1024 * 1024;
  * a 1-byte put 0.67 -> 0.55 s, 64 MiB 53 -> 60 MB/s, 256 MiB 117 either way.
  */
 async function codecWorkersFor(input: string | AsyncIterable<Uint8Array>): Promise<number> {
-  if (process.env.DSTORE_WORKERS || typeof input !== "string") return defaultWorkers(false);
-  const size = (await stat(input).catch(() => undefined))?.size;
-  return size !== undefined && size <= INLINE_LIMIT ? 0 : defaultWorkers(false);
+  const chosen = chosenWorkers();
+  if (chosen !== undefined || typeof input !== "string") return chosen ?? defaultWorkers(false);
+  const info = await stat(input).catch(() => undefined);
+  return info?.isFile() && info.size <= INLINE_LIMIT ? 0 : defaultWorkers(false);
 }
 
 async function uploadWith(

@@ -4,7 +4,6 @@
 // commands need split into chunks loaded on demand. Node would otherwise strip the types
 // of ~60 files and resolve ~250 modules at every start (bench/README.md). Packages that must stay as installed (native code,
 // the node's server stack, Hardhat) are left out of the bundles.
-import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { build, type Plugin } from "esbuild";
 
@@ -14,7 +13,8 @@ const root = fileURLToPath(new URL("..", import.meta.url));
  * `node:http` imported as an ES module cost every start ~40 ms here: Node reads each of
  * its exports to build the module's namespace, and three of them (WebSocket, CloseEvent,
  * MessageEvent) load the whole of undici when read. The bundles take the module from
- * `process.getBuiltinModule` instead and read only its plain exports (~7 ms).
+ * `process.getBuiltinModule` instead, as a CommonJS module, whose properties are read
+ * only where they are used (~7 ms).
  */
 const httpWithoutUndici: Plugin = {
   name: "http-without-undici",
@@ -23,25 +23,15 @@ const httpWithoutUndici: Plugin = {
       path: "node:http",
       namespace: "builtin-http",
     }));
-    bundler.onLoad({ filter: /.*/, namespace: "builtin-http" }, () => {
-      const http = process.getBuiltinModule("node:http");
-      const plain = Object.keys(http).filter(
-        (name) => !Object.getOwnPropertyDescriptor(http, name)?.get,
-      );
-      return {
-        contents: [
-          'const http = process.getBuiltinModule("node:http");',
-          "export default http;",
-          `export const { ${plain.join(", ")} } = http;`,
-        ].join("\n"),
-        loader: "js",
-      };
-    });
+    bundler.onLoad({ filter: /.*/, namespace: "builtin-http" }, () => ({
+      contents: 'module.exports = process.getBuiltinModule("node:http");',
+      loader: "js",
+    }));
   },
 };
 
-// Chunks are named by their hash: what an older build left would pile up.
-rmSync(`${root}/dist`, { recursive: true, force: true });
+// dist/ is not emptied first: a process already running from an older build (a devnet
+// left running, say) may still load its hash-named chunks, as when it starts a worker.
 await build({
   absWorkingDir: root,
   entryPoints: [

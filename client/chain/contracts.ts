@@ -1,4 +1,3 @@
-import { createECDH } from "node:crypto";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -19,6 +18,7 @@ import {
   Wallet,
 } from "ethers";
 import type { FileRegistry, NodeRegistry } from "../../types/ethers-contracts/index.ts";
+import { nativeSecp256k1 } from "../crypto/native-curve.ts";
 import { DstoreError } from "../errors.ts";
 import { PROJECT_ROOT } from "../module-paths.ts";
 
@@ -50,23 +50,25 @@ const requireJson = createRequire(import.meta.url);
  * (a get, a list) no longer pays for them.
  */
 export class AccountKey extends SigningKey {
-  readonly #publicKey: string;
-  readonly #compressedPublicKey: string;
+  readonly #publicKey: string | undefined;
+  readonly #compressedPublicKey: string | undefined;
 
   constructor(privateKey: string) {
-    super(privateKey);
-    const ecdh = createECDH("secp256k1");
-    ecdh.setPrivateKey(getBytes(privateKey));
-    this.#publicKey = hexlify(ecdh.getPublicKey());
-    this.#compressedPublicKey = hexlify(ecdh.getPublicKey(null, "compressed"));
+    // As ethers' Wallet takes it: with or without its 0x.
+    const key = privateKey.startsWith("0x") ? privateKey : `0x${privateKey}`;
+    super(key);
+    const ecdh = nativeSecp256k1();
+    ecdh?.setPrivateKey(getBytes(key));
+    this.#publicKey = ecdh && hexlify(ecdh.getPublicKey());
+    this.#compressedPublicKey = ecdh && hexlify(ecdh.getPublicKey(null, "compressed"));
   }
 
   override get publicKey(): string {
-    return this.#publicKey;
+    return this.#publicKey ?? super.publicKey;
   }
 
   override get compressedPublicKey(): string {
-    return this.#compressedPublicKey;
+    return this.#compressedPublicKey ?? super.compressedPublicKey;
   }
 }
 

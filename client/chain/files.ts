@@ -27,19 +27,31 @@ export interface FileRecord {
 export async function readFileRecord(chain: Chain, fileId: FileId): Promise<FileRecord> {
   const registry = chain.fileRegistry;
   // All at once: a command waits for one round of chain reads, not two.
-  const [[record, placements], registered, rekeyed] = await Promise.all([
-    registry.getFile(fileId).catch((error: unknown) => {
-      if (isError(error, "CALL_EXCEPTION") && error.revert?.name === "FileRegistry_UnknownFile") {
-        throw new DstoreError(
-          "FileNotFound",
-          `no file ${fileId} on chain ${chain.deployment.chainId}`,
-        );
-      }
-      throw error;
-    }),
+  const [shape, registeredQuery, rekeyedQuery] = await Promise.allSettled([
+    registry.getFile(fileId),
     queryAll(chain, registry, registry.filters.FileRegistered(fileId)),
     queryAll(chain, registry, registry.filters.FileRekeyed(fileId)),
   ]);
+  if (shape.status === "rejected") {
+    // getFile reverts with FileRegistry_UnknownFile; from an endpoint that drops revert
+    // data that is a bare call exception, and exists() then tells.
+    const error: unknown = shape.reason;
+    const unknown =
+      isError(error, "CALL_EXCEPTION") &&
+      (error.revert
+        ? error.revert.name === "FileRegistry_UnknownFile"
+        : !(await registry.exists(fileId)));
+    if (unknown) {
+      throw new DstoreError(
+        "FileNotFound",
+        `no file ${fileId} on chain ${chain.deployment.chainId}`,
+      );
+    }
+    throw error;
+  }
+  const [record, placements] = shape.value;
+  const registered = settledValue(registeredQuery);
+  const rekeyed = settledValue(rekeyedQuery);
   const event = registered.at(-1);
   if (!event) {
     throw new DstoreError(
@@ -61,6 +73,12 @@ export async function readFileRecord(chain: Chain, fileId: FileId): Promise<File
     wrappedKey: getBytes(latestKey),
     registeredBlock: event.blockNumber,
   };
+}
+
+/** A settled promise's value, or its error thrown. */
+function settledValue<T>(settled: PromiseSettledResult<T>): T {
+  if (settled.status === "rejected") throw settled.reason;
+  return settled.value;
 }
 
 /**

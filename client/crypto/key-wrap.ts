@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createECDH, ECDH, hkdfSync } from "node:crypto";
+import { createCipheriv, createDecipheriv, ECDH, hkdfSync } from "node:crypto";
+import { decrypt, encrypt } from "eciesjs";
 import { Config } from "eciesjs/config";
 import {
   getSharedKey,
@@ -9,6 +10,7 @@ import {
 } from "eciesjs/utils";
 import { getBytes, SigningKey } from "ethers";
 import { DstoreError } from "../errors.ts";
+import { hasNativeSecp256k1, nativeSecp256k1 } from "./native-curve.ts";
 import { FILE_KEY_SIZE } from "./segment-cipher.ts";
 
 /** First byte of a wrapped key: the format, so it can change without guessing. */
@@ -32,13 +34,15 @@ const POINT_SIZE = 33;
  * eciesjs derives a private key's public key in JavaScript, and its first use in a process
  * builds the curve's tables (~60 ms here); only the ECDH itself stays in JavaScript, since
  * the key derivation takes the whole shared point and Node's ECDH gives only its x.
- * The format is eciesjs's (the tests open each other's output).
+ * The format is eciesjs's (the tests open each other's output). Where Node's OpenSSL has
+ * no secp256k1, eciesjs's own functions do it all.
  */
 function eciesEncrypt(receiverPublicKey: Uint8Array, data: Uint8Array): Buffer {
+  const ephemeral = nativeSecp256k1();
+  if (!ephemeral) return Buffer.from(encrypt(receiverPublicKey, data, ECIES));
   // eciesjs draws the key; Node's own key pairs give the private key without its leading
   // zero bytes (1 in 256 is 31 bytes long), which the ECDH below refuses.
   const secret = getValidSecret(CURVE);
-  const ephemeral = createECDH(CURVE);
   ephemeral.setPrivateKey(secret);
   const shared = getSharedPoint(CURVE, secret, receiverPublicKey, false);
   const key = getSharedKey(ephemeral.getPublicKey(null, "uncompressed"), shared);
@@ -46,6 +50,7 @@ function eciesEncrypt(receiverPublicKey: Uint8Array, data: Uint8Array): Buffer {
 }
 
 function eciesDecrypt(privateKey: Uint8Array, sealed: Uint8Array): Uint8Array {
+  if (!hasNativeSecp256k1()) return decrypt(privateKey, sealed, ECIES);
   const ephemeral = sealed.subarray(0, POINT_SIZE);
   const point = ECDH.convertKey(ephemeral, CURVE, undefined, undefined, "uncompressed");
   const shared = getSharedPoint(CURVE, privateKey, ephemeral, false);

@@ -24,9 +24,15 @@ export type PieceRoots = ({ root: Buffer; height: number } | undefined)[];
  * when the main thread only reads the file, ran twice as fast with two.
  */
 export function defaultWorkers(mainThreadBusy = true): number {
+  return (
+    chosenWorkers() ?? Math.max(1, Math.min(4, availableParallelism() - (mainThreadBusy ? 1 : 0)))
+  );
+}
+
+/** The number of workers `DSTORE_WORKERS` asks for (0 or more), if it is set to one. */
+export function chosenWorkers(): number | undefined {
   const chosen = Math.floor(Number(process.env.DSTORE_WORKERS || Number.NaN));
-  if (chosen >= 0) return chosen;
-  return Math.max(1, Math.min(4, availableParallelism() - (mainThreadBusy ? 1 : 0)));
+  return chosen >= 0 ? chosen : undefined;
 }
 
 /** Most ms a worker is given to start before it is stopped anyway. */

@@ -15,6 +15,8 @@ describe("AccountKey (public key from Node's native secp256k1)", () => {
         expect(ours.publicKey).toBe(theirs.publicKey);
         expect(ours.compressedPublicKey).toBe(theirs.compressedPublicKey);
         expect(new Wallet(ours).address).toBe(new Wallet(theirs).address);
+        // Taken with or without its 0x, as ethers' Wallet takes it.
+        expect(new AccountKey(privateKey.slice(2)).publicKey).toBe(theirs.publicKey);
         const digest = hexlify(randomBytes(32));
         expect(ours.sign(digest).serialized).toBe(theirs.sign(digest).serialized);
       }),
