@@ -26,12 +26,35 @@ export interface StageResult {
   name: string;
   /** MB/s (10^6 bytes) of the stage's own input. */
   mbps: number;
+  /** With {@link mergeStages}: the MB/s of each set of runs merged. */
+  sets?: number[];
   /**
    * For a stage bound by a device rather than the CPU (the disk): CPU-seconds it spent
    * per byte, every thread of the process counted.
    */
   cpuPerByte?: number;
   note: string;
+}
+
+/**
+ * Each stage over two sets of runs: the mean of their seconds per byte (and of their
+ * CPU-seconds per byte), as if each set had done half of the bytes.
+ */
+export function mergeStages(first: StageResult[], second: StageResult[]): StageResult[] {
+  return first.map((one) => {
+    const other = second.find((stage) => stage.name === one.name);
+    if (!other) return one;
+    const cpu =
+      one.cpuPerByte !== undefined && other.cpuPerByte !== undefined
+        ? { cpuPerByte: (one.cpuPerByte + other.cpuPerByte) / 2 }
+        : {};
+    return {
+      ...one,
+      mbps: 2 / (1 / one.mbps + 1 / other.mbps),
+      sets: [one.mbps, other.mbps],
+      ...cpu,
+    };
+  });
 }
 
 const MiB = 2 ** 20;
