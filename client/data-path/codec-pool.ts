@@ -9,8 +9,8 @@ import {
   type CodecResponse,
   type CodecWorkerData,
 } from "./codec-protocol.ts";
-import { SegmentCoder } from "./segment-coder.ts";
 import { SegmentRing, slotLayoutOf } from "./segment-ring.ts";
+import { SlotCoder } from "./slot-coder.ts";
 
 /** Per piece: the Merkle root of its 2^height leaves, or undefined if not on the grid. */
 export type PieceRoots = ({ root: Buffer; height: number } | undefined)[];
@@ -163,7 +163,7 @@ export class CodecPool {
   readonly #workerData: CodecWorkerData;
   readonly #workers: Entry[] = [];
   /** The coder of a pool without workers. */
-  readonly #inline: SegmentCoder | undefined;
+  readonly #inline: SlotCoder | undefined;
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
   #failure: Error | undefined;
@@ -187,7 +187,7 @@ export class CodecPool {
       ring: this.ring.memory,
       slots: this.ring.layout,
     };
-    this.#inline = count === 0 ? new SegmentCoder(this.#workerData) : undefined;
+    this.#inline = count === 0 ? new SlotCoder(this.#workerData) : undefined;
     for (let i = 0; i < count; i++) this.#spawn();
   }
 

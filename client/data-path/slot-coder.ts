@@ -17,7 +17,7 @@ import type {
  * worker runs one; a pool for a small file runs one on the calling thread, which costs
  * less than starting a worker.
  */
-export class SegmentCoder {
+export class SlotCoder {
   readonly #ring: SharedArrayBuffer;
   readonly #cipher: SegmentCipher;
   readonly #layout: FileLayout;
