@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { rename, rm, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { type FileHandle, open, rename, rm, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { getBytes } from "ethers";
@@ -59,7 +60,7 @@ export interface DownloadOptions {
 /** What {@link download} wrote. */
 export interface DownloadResult {
   fileId: FileId;
-  /** The file written. */
+  /** The file written, or "-" when the destination was a stream. */
   path: string;
   size: number;
   /** The file's stored name, if it has one. */
@@ -93,18 +94,21 @@ interface PlainSink {
 }
 
 /**
- * Fetch, verify, decode and decrypt a file into `destination` (a file path, or a folder
- * to write it into under its stored name). The bytes go to a temporary file beside the
- * destination that is renamed into place only after every segment checked out; on any
- * failure nothing is left behind.
+ * Fetch, verify, decode and decrypt a file into `destination`: a file path, a folder to
+ * write it into under its stored name, or a stream. A file is written to a temporary file
+ * beside it that is renamed into place only after every segment checked out; on any
+ * failure nothing is left behind. A stream (standard output, say), or a path that names
+ * a device or a pipe, gets each segment as soon as it checked out, in order: what it got
+ * before a failure is authentic, but not the whole file.
  *
  * @example
  * const { path } = await download(chain, fileId, "./downloads/");
+ * await download(chain, fileId, process.stdout); // path "-"
  */
 export async function download(
   chain: Chain,
   requested: string,
-  destination: string | undefined,
+  destination: string | NodeJS.WritableStream | undefined,
   options: DownloadOptions = {},
 ): Promise<DownloadResult> {
   const { record, wallet, fileId } = await readOwnedFile(chain, requested, "reading files");
@@ -129,7 +133,66 @@ export async function download(
       options.onWarning?.(message);
     },
   };
-  const path = await outputPath(destination, metadata.name ?? fileId);
+  const pool = new CodecPool(fileKey, getBytes(fileId), layout, {
+    threads: codecWorkersFor(layout.size),
+  });
+  fetch.pool = pool;
+  let path: string;
+  let badShards: number[];
+  try {
+    if (destination !== undefined && typeof destination !== "string") {
+      path = "-";
+      const what = destination === process.stdout ? "standard output" : "the output stream";
+      badShards = await fetchToStream(fetch, destination, what);
+    } else {
+      path = await outputPath(destination, metadata.name ?? fileId);
+      const special = await openSpecialFile(path);
+      badShards = special
+        ? await fetchToStream(fetch, special.createWriteStream(), path, true)
+        : await fetchToFile(fetch, path);
+    }
+  } finally {
+    await pool.close();
+  }
+  return {
+    fileId,
+    path,
+    size: layout.size,
+    ...(metadata.name === undefined ? {} : { name: metadata.name }),
+    badShards,
+    warnings,
+  };
+}
+
+/** The error of an output that could not be written. */
+function outputError(what: string, cause: unknown): DstoreError {
+  return new DstoreError("OutputError", `writing ${what} failed: ${(cause as Error).message}`, {
+    cause,
+  });
+}
+
+/**
+ * The file at `path` opened for writing if it exists and is not a regular file (a
+ * device such as /dev/null, a named pipe): such a file is written in place, as `cp`
+ * writes it; a temporary file renamed over it would replace the device.
+ */
+async function openSpecialFile(path: string): Promise<FileHandle | undefined> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info || info.isFile()) return undefined;
+  // Not created, not truncated: if it became a regular file meanwhile, it is not touched.
+  const handle = await open(path, constants.O_WRONLY).catch((cause) =>
+    Promise.reject(outputError(path, cause)),
+  );
+  if ((await handle.stat()).isFile()) {
+    await handle.close();
+    return undefined;
+  }
+  return handle;
+}
+
+/** Fetch into a new file at `path` (see {@link download}). */
+async function fetchToFile(f: Fetch, path: string): Promise<number[]> {
+  const { options } = f;
   if (!options.overwrite && (await stat(path).catch(() => undefined))) {
     throw new DstoreError(
       "OutputExists",
@@ -137,16 +200,8 @@ export async function download(
     );
   }
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.part`);
-  let badShards: number[];
-  const pool = new CodecPool(fileKey, getBytes(fileId), layout, {
-    threads: codecWorkersFor(layout.size),
-  });
-  fetch.pool = pool;
   // A failing disk (full, gone, read-only) is the output's fault, not the network's: say so.
-  const writing = (cause: unknown) =>
-    new DstoreError("OutputError", `writing ${path} failed: ${(cause as Error).message}`, {
-      cause,
-    });
+  const writing = (cause: unknown) => outputError(path, cause);
   let out: FileWriter | undefined;
   try {
     // Bulk plaintext bypasses the page cache where it can: a download is written once and
@@ -158,7 +213,7 @@ export async function download(
       (cause) => Promise.reject(writing(cause)),
     );
     out = output;
-    badShards = await fetchInto(fetch, {
+    const badShards = await fetchInto(f, {
       shift: (offset) => output.placedShift(offset),
       write: async (slot, length) => {
         try {
@@ -181,23 +236,62 @@ export async function download(
         ),
       );
     }
+    return badShards;
   } catch (error) {
     if (out) {
       await out.abort();
       await rm(tmp, { force: true });
     }
     throw error;
-  } finally {
-    await pool.close();
   }
-  return {
-    fileId,
-    path,
-    size: layout.size,
-    ...(metadata.name === undefined ? {} : { name: metadata.name }),
-    badShards,
-    warnings,
+}
+
+/**
+ * Fetch into a stream, each segment written from its ring slot as soon as it is open,
+ * in order; `owned` streams are ended (and their file closed) when done or failed.
+ */
+async function fetchToStream(
+  f: Fetch,
+  stream: NodeJS.WritableStream,
+  what: string,
+  owned = false,
+): Promise<number[]> {
+  // A closed pipe (EPIPE) and the like come as 'error' too; each write reports its own.
+  let broken: unknown;
+  const onError = (error: unknown) => {
+    broken ??= error;
   };
+  stream.on("error", onError);
+  try {
+    const badShards = await fetchInto(f, {
+      shift: () => 0,
+      write: (slot, length) =>
+        new Promise<void>((resolve, reject) => {
+          if (broken !== undefined) {
+            reject(outputError(what, broken));
+            return;
+          }
+          // The callback comes once the stream is done with the bytes: the slot is free.
+          stream.write(slot.subarray(0, length), (error) =>
+            error ? reject(outputError(what, error)) : resolve(),
+          );
+        }),
+    });
+    if (owned) await endStream(stream).catch((cause) => Promise.reject(outputError(what, cause)));
+    return badShards;
+  } catch (error) {
+    if (owned) (stream as NodeJS.WritableStream & { destroy(): void }).destroy();
+    throw error;
+  } finally {
+    stream.off("error", onError);
+  }
+}
+
+function endStream(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.once("error", reject);
+    stream.end(() => resolve());
+  });
 }
 
 async function outputPath(destination: string | undefined, name: string): Promise<string> {

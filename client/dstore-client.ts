@@ -42,10 +42,10 @@ export class DstoreClient {
     return upload(this.chain, source, options);
   }
 
-  /** Fetch, verify and decrypt a file into `destination` (a path or a folder). */
+  /** Fetch, verify and decrypt a file into `destination` (a path, a folder or a stream). */
   download(
     fileId: string,
-    destination?: string,
+    destination?: string | NodeJS.WritableStream,
     options?: DownloadOptions,
   ): Promise<DownloadResult> {
     return download(this.chain, fileId, destination, options);

@@ -91,7 +91,10 @@ export function addFileCommands(program: Command): void {
     .command("get")
     .description("fetch, verify and decrypt a file")
     .argument("<fileId>", "the file id `put` printed")
-    .option("-o, --output <path>", "file or folder to write to (default: its stored name here)")
+    .option(
+      "-o, --output <path>",
+      "file or folder to write to, or - for standard output (default: its stored name here)",
+    )
     .option("-f, --force", "replace the output file if it exists")
     .option("--fsync", "flush the file to the disk before exiting (before an rm, say)")
     .option("--json", "print the result as JSON")
@@ -103,10 +106,12 @@ export function addFileCommands(program: Command): void {
           command: Command,
         ) => {
           const json = globalsOf(command).json === true;
+          // The file itself may be what goes to standard output: then the result does not.
+          const toStdout = options.output === "-";
           const bars = progressBars(!json);
           const result = await withClient(command, (client) =>
             client
-              .download(fileId, options.output, {
+              .download(fileId, toStdout ? process.stdout : options.output, {
                 overwrite: options.force === true,
                 fsync: options.fsync === true,
                 ...(bars.listener ? { onProgress: bars.listener } : {}),
@@ -116,8 +121,8 @@ export function addFileCommands(program: Command): void {
               })
               .finally(bars.stop),
           );
-          if (json) printJson(result);
-          else process.stdout.write(`${result.path}\n`);
+          if (json) printJson(result, toStdout ? process.stderr : process.stdout);
+          else if (!toStdout) process.stdout.write(`${result.path}\n`);
         },
       ),
     );

@@ -1,10 +1,8 @@
 import { isDstoreError } from "../errors.ts";
 
-/** Print a value as one line of JSON on stdout (bigints as decimal strings). */
-export function printJson(value: unknown): void {
-  process.stdout.write(
-    `${JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? v.toString() : v))}\n`,
-  );
+/** Print a value as one line of JSON, on stdout unless told (bigints as decimal strings). */
+export function printJson(value: unknown, to: NodeJS.WritableStream = process.stdout): void {
+  to.write(`${JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? v.toString() : v))}\n`);
 }
 
 /** Print rows as an aligned table on stdout. */

@@ -1,5 +1,8 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Command, Option } from "commander";
 import type { ConfigFlags } from "../config.ts";
+import { PROJECT_ROOT } from "../module-paths.ts";
 import { reportError } from "./output.ts";
 
 /** Options every command accepts: where the chain and contracts are, and the account. */
@@ -49,11 +52,19 @@ export function createProgram(): Command {
     .addOption(
       new Option("--node-registry <address>", "NodeRegistry address (or DSTORE_NODE_REGISTRY)"),
     )
+    .version(packageVersion(), "-V, --version", "print dstore's version")
     .showHelpAfterError(false)
     .configureOutput({
       // Usage errors: one line on stderr, like every other failure.
       outputError: (text, write) => write(`dstore: ${text.replace(/^error: /, "").trim()}\n`),
     });
+}
+
+function packageVersion(): string {
+  const { version } = JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as {
+    version: string;
+  };
+  return version;
 }
 
 /** The config flags of the global options (undefined ones dropped). */

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -64,5 +64,16 @@ describe("the dstore launcher", () => {
     await symlink("nowhere@host.1234", join(locked.root, "client", ".#cli.ts"));
     const run = await runScript(join(locked.root, "client", "dstore.js"), ["rm"], {});
     expect(run.stdout.trim()).toBe("build rm");
+  });
+
+  it("prints the package's version for dstore --version, as the real CLI", async () => {
+    const { version } = JSON.parse(
+      await readFile(fileURLToPath(new URL("../../package.json", import.meta.url)), "utf8"),
+    ) as { version: string };
+    for (const flag of ["--version", "-V"]) {
+      const run = await runScript(LAUNCHER, [flag], {});
+      expect(run.code).toBe(0);
+      expect(run.stdout.trim()).toBe(version);
+    }
   });
 });

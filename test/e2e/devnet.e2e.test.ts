@@ -1,6 +1,7 @@
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { createReadStream, existsSync } from "node:fs";
+import { lstat, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FileId, shardIdOf } from "../../client/protocol/shard-id.ts";
@@ -120,6 +121,38 @@ describe("dstore devnet and the CLI, end to end", () => {
     const forced = await runCli(["get", fileId, "-o", into, "--force", "--fsync"], env());
     expect(forced.code).toBe(0);
     expect((await readFile(join(into, "named.txt"))).equals(data)).toBe(true);
+  });
+
+  it("writes a file to standard output with -o -, and into a named pipe in place", async () => {
+    const data = randomBytes(9 * 2 ** 20 + 77);
+    const fileId = await put("piped.bin", data);
+    const plain = await runCli(["get", fileId, "-o", "-"], env());
+    expect(plain.stderr).toBe("");
+    expect(plain.code).toBe(0);
+    expect(plain.stdoutBytes.equals(data)).toBe(true);
+    // With --json the result goes to stderr: stdout is the file's alone.
+    const json = await runCli(["get", fileId, "-o", "-", "--json"], env());
+    expect(json.code).toBe(0);
+    expect(json.stdoutBytes.equals(data)).toBe(true);
+    expect(JSON.parse(json.stderr)).toMatchObject({ fileId, path: "-", size: data.length });
+
+    // A device or a pipe is written as it is (as cp does), never replaced by a new file.
+    const pipe = join(work, "pipe");
+    execFileSync("mkfifo", [pipe]);
+    const received: Buffer[] = [];
+    const reading = new Promise<void>((resolve, reject) =>
+      createReadStream(pipe)
+        .on("data", (chunk) => received.push(chunk as Buffer))
+        .once("end", resolve)
+        .once("error", reject),
+    );
+    const intoPipe = await runCli(["get", fileId, "-o", pipe], env());
+    expect(intoPipe.stderr).toBe("");
+    expect(intoPipe.code).toBe(0);
+    await reading;
+    expect(Buffer.concat(received).equals(data)).toBe(true);
+    expect((await lstat(pipe)).isFIFO()).toBe(true);
+    expect((await readdir(work)).filter((name) => name.endsWith(".part"))).toEqual([]);
   });
 
   it("fails with one line and leaves nothing behind when the output's disk fills up", async () => {

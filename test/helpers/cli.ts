@@ -14,6 +14,8 @@ export const CLI = fileURLToPath(new URL("../../client/dstore.js", import.meta.u
 export interface CliResult {
   code: number | null;
   stdout: string;
+  /** Standard output as bytes (a file a command wrote there). */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
@@ -39,16 +41,19 @@ export function runScript(
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    let stdout = "";
+    const stdout: Buffer[] = [];
     let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout.push(chunk);
     });
     child.stderr.on("data", (chunk) => {
       stderr += chunk;
     });
     child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
+    child.once("close", (code) => {
+      const stdoutBytes = Buffer.concat(stdout);
+      resolve({ code, stdout: stdoutBytes.toString(), stdoutBytes, stderr });
+    });
   });
 }
 
