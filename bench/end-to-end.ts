@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream, readFileSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,6 +36,12 @@ function cpuSecondsOf(pid: number): number | undefined {
 function cpuSecondsOfAll(pids: number[]): number {
   const known = pids.map(cpuSecondsOf).filter((seconds) => seconds !== undefined);
   return known.length === 0 ? Number.NaN : known.reduce((a, b) => a + b, 0);
+}
+
+/** Put and get of a 1-byte file: what a command costs whatever its size. */
+export interface FixedCost {
+  put: CliRun[];
+  get: CliRun[];
 }
 
 /** Put and get results for one file size. */
@@ -87,14 +93,17 @@ async function runMeasured(
 }
 
 /**
- * Put and get seeded files of each size through a fresh 6-node devnet (4 + 2), checking
- * every download byte for byte, then get the 1 GiB file again with two nodes stopped.
+ * Put and get a 1-byte file (the fixed cost of a command: Node's start, the chain reads,
+ * the key, the nodes' connections), then seeded files of each size, through a fresh
+ * 6-node devnet (4 + 2), checking every download byte for byte, then get the 1 GiB file
+ * again with two nodes stopped.
  */
 export async function measureEndToEnd(
   sizes: { bytes: number; runs: number }[],
   degradedBytes: number | undefined,
+  fixedRuns: number,
   log: (line: string) => void,
-): Promise<SizeResult[]> {
+): Promise<{ fixed: FixedCost; sizes: SizeResult[] }> {
   const work = await mkdtemp(join(tmpdir(), "dstore-bench-e2e-"));
   const devnetDir = join(work, "devnet");
   let devnet: DevnetProcess | undefined;
@@ -103,6 +112,24 @@ export async function measureEndToEnd(
     devnet = await startDevnetProcess(devnetDir, 6);
     const env = { DSTORE_DEVNET_DIR: devnetDir };
     const network = [...devnet.info.nodes.map((node) => node.pid), devnet.info.chainPid];
+    const fixed: FixedCost = { put: [], get: [] };
+    const tiny = join(work, "input-tiny");
+    await writeFile(tiny, "x");
+    for (let i = 0; i < fixedRuns; i++) {
+      const put = await runMeasured(["put", tiny, "--json"], env, work, network);
+      const { fileId } = JSON.parse(put.stdout) as { fileId: string };
+      const output = join(work, "output-tiny");
+      const get = await runMeasured(["get", fileId, "-o", output], env, work, network);
+      if ((await readFile(output, "utf8")) !== "x")
+        throw new Error("the 1-byte file came back different");
+      await rm(output);
+      await runMeasured(["rm", fileId], env, work, network);
+      fixed.put.push(put.run);
+      fixed.get.push(get.run);
+      log(
+        `  1-byte file run ${i + 1}: put ${put.run.seconds.toFixed(2)} s, get ${get.run.seconds.toFixed(2)} s`,
+      );
+    }
     let degradedId: string | undefined;
     let degradedHash = "";
     let placements: number[] = [];
@@ -167,11 +194,11 @@ export async function measureEndToEnd(
       for (const node of victims) process.kill(node.pid, "SIGTERM");
       entry.degradedGet = await getAll("degraded");
     }
+    return { fixed, sizes: results };
   } finally {
     await devnet?.stop();
     await rm(work, { recursive: true, force: true });
   }
-  return results;
 }
 
 /** Median CPU-seconds per GiB of user data of some runs of a file of `bytes`. */
