@@ -112,14 +112,16 @@ export async function download(
   options: DownloadOptions = {},
 ): Promise<DownloadResult> {
   const { record, wallet, fileId } = await readOwnedFile(chain, requested, "reading files");
+  // The nodes' records are asked for first, and the key unwrapped (~15 ms of CPU) while
+  // they come: ethers sends its batch from a timer, which must run before the unwrap.
+  const nodeIds = [...new Set(record.placements)];
+  const asked = Promise.all(
+    nodeIds.map(async (id) => [id, await getNodeView(chain, id).catch(() => undefined)] as const),
+  );
+  await nextTimers();
   const { fileKey, metadata } = unwrapFileKey(record.wrappedKey, fileId, wallet.privateKey);
   const layout = new FileLayout(record);
-  const nodeIds = [...new Set(record.placements)];
-  const views = new Map(
-    await Promise.all(
-      nodeIds.map(async (id) => [id, await getNodeView(chain, id).catch(() => undefined)] as const),
-    ),
-  );
+  const views = new Map(await asked);
   const warnings: string[] = [];
   const fetch: Fetch = {
     layout,
@@ -162,6 +164,11 @@ export async function download(
     badShards,
     warnings,
   };
+}
+
+/** Resolves after the timers due now have run (twice over: one set may be set meanwhile). */
+async function nextTimers(): Promise<void> {
+  for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** The error of an output that could not be written. */
