@@ -1,8 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { hexlify, SigningKey, Wallet } from "ethers";
+import { hexlify, SigningKey, verifyTypedData, Wallet } from "ethers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AccountKey } from "../../client/chain/contracts.ts";
+import {
+  recoverTypedSigner,
+  typedDomain,
+  UPLOAD_TYPES,
+  type UploadAuthorization,
+} from "../../client/protocol/eip712.ts";
 
 describe("AccountKey (public key from Node's native secp256k1)", () => {
   it("has the public keys, address and signatures ethers derives itself, for any key", () => {
@@ -22,5 +28,53 @@ describe("AccountKey (public key from Node's native secp256k1)", () => {
       }),
       { numRuns: 40 },
     );
+  });
+});
+
+describe("EIP-712 signatures by an AccountKey, recovered by recoverTypedSigner", () => {
+  const domain = {
+    chainId: 31337n,
+    verifyingContract: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+  };
+  const message = (): UploadAuthorization => ({
+    nodeId: 1 + (randomBytes(2).readUInt16BE() % 1000),
+    fileId: hexlify(randomBytes(32)) as UploadAuthorization["fileId"],
+    shardIndex: randomBytes(1)[0]! % 24,
+    size: BigInt(randomBytes(4).readUInt32BE()),
+    root: hexlify(randomBytes(32)),
+    expiry: 1_900_000_000n,
+    nonce: hexlify(randomBytes(32)),
+  });
+
+  it("recovers the signer, and a different one from an altered signature or message", async () => {
+    for (let run = 0; run < 25; run++) {
+      const wallet = new Wallet(new AccountKey(hexlify(randomBytes(32))));
+      const signed = message();
+      const signature = await wallet.signTypedData(typedDomain(domain), UPLOAD_TYPES, signed);
+      // The same bytes as ethers' own signing key makes.
+      const theirs = new Wallet(new SigningKey(wallet.privateKey));
+      expect(await theirs.signTypedData(typedDomain(domain), UPLOAD_TYPES, signed)).toBe(signature);
+      const signer = recoverTypedSigner(domain, UPLOAD_TYPES, signed, signature);
+      expect(signer).toBe(wallet.address);
+      expect(signer).toBe(verifyTypedData(typedDomain(domain), UPLOAD_TYPES, signed, signature));
+      // Another message, or the signature's other recovery bit: not the signer.
+      expect(recoverTypedSigner(domain, UPLOAD_TYPES, message(), signature)).not.toBe(
+        wallet.address,
+      );
+      const flipped = signature.slice(0, -2) + (signature.endsWith("1b") ? "1c" : "1b");
+      expect(recoverTypedSigner(domain, UPLOAD_TYPES, signed, flipped)).not.toBe(wallet.address);
+    }
+  });
+
+  it("recovers nothing from a malformed signature", () => {
+    for (const bad of [
+      "",
+      "0x",
+      "0x1234",
+      `0x${"00".repeat(65)}`,
+      `0x${"ff".repeat(65)}`,
+      "nonsense",
+    ])
+      expect(recoverTypedSigner(domain, UPLOAD_TYPES, message(), bad)).toBeUndefined();
   });
 });
