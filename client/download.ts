@@ -5,6 +5,7 @@ import { availableParallelism } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { getBytes } from "ethers";
 import type { Chain } from "./chain/contracts.ts";
+import { sendChainRequests } from "./chain/contracts.ts";
 import { type FileRecord, readOwnedFile } from "./chain/files.ts";
 import { unwrapFileKey } from "./crypto/key-wrap.ts";
 import { SegmentCipher } from "./crypto/segment-cipher.ts";
@@ -113,12 +114,12 @@ export async function download(
 ): Promise<DownloadResult> {
   const { record, wallet, fileId } = await readOwnedFile(chain, requested, "reading files");
   // The nodes' records are asked for first, and the key unwrapped (~15 ms of CPU) while
-  // they come: ethers sends its batch from a timer, which must run before the unwrap.
+  // they come.
   const nodeIds = [...new Set(record.placements)];
   const asked = Promise.all(
     nodeIds.map(async (id) => [id, await getNodeView(chain, id).catch(() => undefined)] as const),
   );
-  await nextTimers();
+  await sendChainRequests();
   const { fileKey, metadata } = unwrapFileKey(record.wrappedKey, fileId, wallet.privateKey);
   const layout = new FileLayout(record);
   const views = new Map(await asked);
@@ -164,11 +165,6 @@ export async function download(
     badShards,
     warnings,
   };
-}
-
-/** Resolves after the timers due now have run (twice over: one set may be set meanwhile). */
-async function nextTimers(): Promise<void> {
-  for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** The error of an output that could not be written. */

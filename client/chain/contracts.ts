@@ -75,6 +75,16 @@ export class AccountKey extends SigningKey {
   }
 }
 
+/**
+ * Resolves once the chain requests made so far are on their way: ethers sends a batch
+ * from a timer, which CPU work started right after a request (unwrapping a key, say)
+ * would hold back. Two turns of timers: a request's own timer may be set a few promise
+ * steps after the call that makes it.
+ */
+export async function sendChainRequests(): Promise<void> {
+  for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 /** The Hardhat build artifact of dstore contract `name`. */
 export function artifactPath(name: string): string {
   return join(PROJECT_ROOT, "artifacts", "contracts", `${name}.sol`, `${name}.json`);
