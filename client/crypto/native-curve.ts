@@ -12,8 +12,11 @@ export function nativeSecp256k1(): ECDH | undefined {
   return hasNativeSecp256k1() ? createECDH("secp256k1") : undefined;
 }
 
-/** Whether Node's OpenSSL has secp256k1. */
+/**
+ * Whether Node's OpenSSL has secp256k1. `DSTORE_NATIVE_CURVE=0` says no, so that the
+ * JavaScript fallback can be run (and tested) on a Node that has it.
+ */
 export function hasNativeSecp256k1(): boolean {
-  supported ??= getCurves().includes("secp256k1");
+  supported ??= process.env.DSTORE_NATIVE_CURVE !== "0" && getCurves().includes("secp256k1");
   return supported;
 }
