@@ -46,12 +46,16 @@ export interface DownloadOptions {
   hedgeDelay?: number;
   /** Most ms without a byte from a node before it counts as failed (default 30 s). */
   idleTimeout?: number;
-  /** Replace the destination file if it exists (default: refuse). */
+  /**
+   * Replace the destination file if it exists (default: refuse). A device or a named pipe
+   * is written into without it, as `cp` does.
+   */
   overwrite?: boolean;
   /**
    * Flush the file to the disk before returning (default false, as `cp` and `curl` do).
    * Ask for it before removing the file from the network: without it, a power cut
-   * in the seconds after a get may lose what it wrote.
+   * in the seconds after a get may lose what it wrote. For a regular file written by
+   * path only: a stream, a device or a pipe is not flushed.
    */
   fsync?: boolean;
   signal?: AbortSignal;

@@ -96,7 +96,10 @@ export function addFileCommands(program: Command): void {
       "file or folder to write to, or - for standard output (default: its stored name here)",
     )
     .option("-f, --force", "replace the output file if it exists")
-    .option("--fsync", "flush the file to the disk before exiting (before an rm, say)")
+    .option(
+      "--fsync",
+      "flush the file to the disk before exiting (before an rm, say; not for -o -)",
+    )
     .option("--json", "print the result as JSON")
     .action(
       action(
