@@ -1,11 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
+import { constants, type Stats } from "node:fs";
 import { type FileHandle, open, rename, rm, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { getBytes } from "ethers";
-import type { Chain } from "./chain/contracts.ts";
-import { sendChainRequests } from "./chain/contracts.ts";
+import { type Chain, sendChainRequests } from "./chain/contracts.ts";
 import { type FileRecord, readOwnedFile } from "./chain/files.ts";
 import { unwrapFileKey } from "./crypto/key-wrap.ts";
 import { SegmentCipher } from "./crypto/segment-cipher.ts";
@@ -140,26 +139,34 @@ export async function download(
       options.onWarning?.(message);
     },
   };
-  const pool = new CodecPool(fileKey, getBytes(fileId), layout, {
-    threads: codecWorkersFor(layout.size),
-  });
-  fetch.pool = pool;
-  let path: string;
+  // Where it goes is settled (and a refusal said) before any codec worker starts.
+  let path = "-";
+  let output: { stream: NodeJS.WritableStream; what: string; owned: boolean } | undefined;
+  if (destination !== undefined && typeof destination !== "string") {
+    output = { stream: destination, what: streamName(destination), owned: false };
+  } else {
+    path = await outputPath(destination, metadata.name ?? fileId);
+    const special = await openSpecialFile(path, options.overwrite ?? false);
+    if (special) output = { stream: special.createWriteStream(), what: path, owned: true };
+    else await refuseExisting(path, options);
+  }
   let badShards: number[];
+  let pool: CodecPool | undefined;
   try {
-    if (destination !== undefined && typeof destination !== "string") {
-      path = "-";
-      const what = destination === process.stdout ? "standard output" : "the output stream";
-      badShards = await fetchToStream(fetch, destination, what);
-    } else {
-      path = await outputPath(destination, metadata.name ?? fileId);
-      const special = await openSpecialFile(path);
-      badShards = special
-        ? await fetchToStream(fetch, special.createWriteStream(), path, true)
-        : await fetchToFile(fetch, path);
-    }
+    pool = new CodecPool(fileKey, getBytes(fileId), layout, {
+      threads: codecWorkersFor(layout.size),
+    });
+    fetch.pool = pool;
+    badShards = output
+      ? await fetchToStream(fetch, output.stream, output.what, output.owned)
+      : await fetchToFile(fetch, path);
+  } catch (error) {
+    // A device or pipe opened above and never handed over is closed here.
+    if (output?.owned && !pool)
+      (output.stream as NodeJS.WritableStream & { destroy(): void }).destroy();
+    throw error;
   } finally {
-    await pool.close();
+    await pool?.close();
   }
   return {
     fileId,
@@ -178,34 +185,50 @@ function outputError(what: string, cause: unknown): DstoreError {
   });
 }
 
+/** What to call a stream in errors. */
+function streamName(stream: NodeJS.WritableStream): string {
+  const fd = (stream as { fd?: unknown }).fd;
+  return stream === process.stdout || fd === 1 ? "standard output" : "the output stream";
+}
+
 /**
- * The file at `path` opened for writing if it exists and is not a regular file (a
- * device such as /dev/null, a named pipe): such a file is written in place, as `cp`
- * writes it; a temporary file renamed over it would replace the device.
+ * The file at `path` opened for writing if it is a character device (/dev/null, a
+ * terminal) or a named pipe, or with `overwrite` a block device: such a file is written
+ * in place, as `cp` writes it; a temporary file renamed over it would replace the device.
+ * Opening a pipe waits for its reader, as `cp` does.
  */
-async function openSpecialFile(path: string): Promise<FileHandle | undefined> {
+async function openSpecialFile(path: string, overwrite: boolean): Promise<FileHandle | undefined> {
+  const special = (info: Stats) =>
+    info.isCharacterDevice() || info.isFIFO() || (overwrite && info.isBlockDevice());
   const info = await stat(path).catch(() => undefined);
-  if (!info || info.isFile()) return undefined;
-  // Not created, not truncated: if it became a regular file meanwhile, it is not touched.
+  if (!info || !special(info)) return undefined;
+  // Not created, not truncated: if it became something else meanwhile, it is not touched.
   const handle = await open(path, constants.O_WRONLY).catch((cause) =>
     Promise.reject(outputError(path, cause)),
   );
-  if ((await handle.stat()).isFile()) {
+  try {
+    if (special(await handle.stat())) return handle;
+  } catch (cause) {
     await handle.close();
-    return undefined;
+    throw outputError(path, cause);
   }
-  return handle;
+  await handle.close();
+  return undefined;
 }
 
-/** Fetch into a new file at `path` (see {@link download}). */
-async function fetchToFile(f: Fetch, path: string): Promise<number[]> {
-  const { options } = f;
+/** Refuse to replace an existing `path` unless told to (OutputExists). */
+async function refuseExisting(path: string, options: DownloadOptions): Promise<void> {
   if (!options.overwrite && (await stat(path).catch(() => undefined))) {
     throw new DstoreError(
       "OutputExists",
       `${path} exists; choose another output or allow replacing it`,
     );
   }
+}
+
+/** Fetch into a new file at `path`, checked by {@link refuseExisting} (see {@link download}). */
+async function fetchToFile(f: Fetch, path: string): Promise<number[]> {
+  const { options } = f;
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.part`);
   // A failing disk (full, gone, read-only) is the output's fault, not the network's: say so.
   const writing = (cause: unknown) => outputError(path, cause);

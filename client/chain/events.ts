@@ -18,27 +18,36 @@ interface Queryable {
 }
 
 /**
- * Every log matching `filter` from the deployment block to the head, in order, fetched in
- * bounded block ranges. The whole range is asked for in the same batch as the head: when
- * it fits in one query (a young deployment, the devnet), that answer is the scan, and the
- * command saves a round trip to the chain.
+ * Every log matching `filter` from the deployment block to the head, in order. Asked for
+ * in one query, in the batch that reads the head: an endpoint that takes it gives the
+ * whole scan in one round trip; one that caps a query's range (public endpoints do)
+ * refuses it, and the scan goes in ranges of {@link SPAN} blocks up to that head.
  */
 export async function queryAll<E extends TypedContractEvent>(
   chain: Chain,
   contract: { queryFilter: Queryable["queryFilter"] },
   filter: TypedDeferredTopicFilter<E>,
 ): Promise<TypedEventLog<E>[]> {
-  const whole = contract.queryFilter(
-    filter as unknown as ContractEventName,
-    chain.deployment.fromBlock,
-    "latest",
-  ) as Promise<TypedEventLog<E>[]>;
+  const whole = (
+    contract.queryFilter(
+      filter as unknown as ContractEventName,
+      chain.deployment.fromBlock,
+      "latest",
+    ) as Promise<TypedEventLog<E>[]>
+  ).catch(() => undefined);
   // A raw call: ethers caches getBlockNumber() briefly, and a log mined a moment ago
   // must be found.
   const head = Number(await chain.provider.send("eth_blockNumber", []));
-  // A range too long for the endpoint is refused: then it goes in pages.
-  const found = await whole.catch(() => undefined);
-  if (found && head < chain.deployment.fromBlock + SPAN) return found;
+  return (await whole) ?? queryInRanges(chain, contract, filter, head);
+}
+
+/** Every log matching `filter` from the deployment block to `head`, {@link SPAN} blocks a query. */
+export async function queryInRanges<E extends TypedContractEvent>(
+  chain: Chain,
+  contract: { queryFilter: Queryable["queryFilter"] },
+  filter: TypedDeferredTopicFilter<E>,
+  head: number,
+): Promise<TypedEventLog<E>[]> {
   const logs: TypedEventLog<E>[] = [];
   for (let from = chain.deployment.fromBlock; from <= head; from += SPAN) {
     const to = Math.min(head, from + SPAN - 1);

@@ -1,3 +1,4 @@
+import { createWriteStream, fstatSync, statSync } from "node:fs";
 import { type Command, Option } from "commander";
 import type { DstoreClient } from "../dstore-client.ts";
 import { DstoreError } from "../errors.ts";
@@ -20,6 +21,31 @@ async function withClient<T>(
     return await run(client);
   } finally {
     await client.close();
+  }
+}
+
+/**
+ * Standard output for a file's bytes. With a regular file behind it (`> out`), a file
+ * stream: process.stdout writes to a file synchronously and drops the rest of a short
+ * write (a disk filling up), where a file stream writes it or fails.
+ */
+function standardOutput(): NodeJS.WritableStream {
+  try {
+    if (fstatSync(1).isFile()) return createWriteStream("", { fd: 1, autoClose: false });
+  } catch {
+    // No usable descriptor 1: process.stdout reports what goes wrong.
+  }
+  return process.stdout;
+}
+
+/** Whether `path` names the file behind standard output (/dev/stdout, say). */
+function isStandardOutput(path: string): boolean {
+  try {
+    const file = statSync(path);
+    const stdout = fstatSync(1);
+    return file.dev === stdout.dev && file.ino === stdout.ino;
+  } catch {
+    return false;
   }
 }
 
@@ -109,12 +135,14 @@ export function addFileCommands(program: Command): void {
           command: Command,
         ) => {
           const json = globalsOf(command).json === true;
-          // The file itself may be what goes to standard output: then the result does not.
-          const toStdout = options.output === "-";
+          // -o /dev/stdout is -o - too: by its path, a socket could not be opened.
+          const toStdout =
+            options.output === "-" ||
+            (options.output !== undefined && isStandardOutput(options.output));
           const bars = progressBars(!json);
           const result = await withClient(command, (client) =>
             client
-              .download(fileId, toStdout ? process.stdout : options.output, {
+              .download(fileId, toStdout ? standardOutput() : options.output, {
                 overwrite: options.force === true,
                 fsync: options.fsync === true,
                 ...(bars.listener ? { onProgress: bars.listener } : {}),
@@ -124,6 +152,7 @@ export function addFileCommands(program: Command): void {
               })
               .finally(bars.stop),
           );
+          // The file itself went to standard output: then the result does not.
           if (json) printJson(result, toStdout ? process.stderr : process.stdout);
           else if (!toStdout) process.stdout.write(`${result.path}\n`);
         },

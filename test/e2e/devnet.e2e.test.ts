@@ -1,11 +1,11 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createReadStream, existsSync } from "node:fs";
+import { closeSync, constants, createReadStream, existsSync, openSync } from "node:fs";
 import { lstat, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FileId, shardIdOf } from "../../client/protocol/shard-id.ts";
-import { runCli } from "../helpers/cli.ts";
+import { CLI, runCli } from "../helpers/cli.ts";
 import { removeTempDirs, tempDir } from "../helpers/data-dir.ts";
 import { type DevnetProcess, startDevnetProcess } from "../helpers/devnet.ts";
 import { freePort } from "../helpers/ports.ts";
@@ -135,6 +135,10 @@ describe("dstore devnet and the CLI, end to end", () => {
     expect(json.code).toBe(0);
     expect(json.stdoutBytes.equals(data)).toBe(true);
     expect(JSON.parse(json.stderr)).toMatchObject({ fileId, path: "-", size: data.length });
+    // So when standard output is named by its path.
+    const named = await runCli(["get", fileId, "-o", "/dev/stdout"], env());
+    expect(named.code).toBe(0);
+    expect(named.stdoutBytes.equals(data)).toBe(true);
 
     // A device or a pipe is written as it is (as cp does), never replaced by a new file.
     const pipe = join(work, "pipe");
@@ -146,14 +150,46 @@ describe("dstore devnet and the CLI, end to end", () => {
         .once("end", resolve)
         .once("error", reject),
     );
-    const intoPipe = await runCli(["get", fileId, "-o", pipe], env());
-    expect(intoPipe.stderr).toBe("");
-    expect(intoPipe.code).toBe(0);
-    await reading;
+    try {
+      const intoPipe = await runCli(["get", fileId, "-o", pipe], env());
+      expect(intoPipe.stderr).toBe("");
+      expect(intoPipe.code).toBe(0);
+      await reading;
+    } finally {
+      // Had the CLI not opened the pipe, the reader's open would wait forever: let it go.
+      try {
+        closeSync(openSync(pipe, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // The reader is done (no reader left: ENXIO).
+      }
+    }
     expect(Buffer.concat(received).equals(data)).toBe(true);
     expect((await lstat(pipe)).isFIFO()).toBe(true);
     expect((await readdir(work)).filter((name) => name.endsWith(".part"))).toEqual([]);
   });
+
+  it("fails with one line when standard output is a file on a disk that fills up", async () => {
+    const fileId = await put("too-big-for-stdout.bin", randomBytes(7 * 2 ** 20));
+    const disk = mountTmpfs("6m");
+    try {
+      const out = openSync(join(disk.dir, "out"), "w");
+      const child = spawn(process.execPath, [CLI, "get", fileId, "-o", "-"], {
+        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env() },
+        stdio: ["ignore", out, "pipe"],
+      });
+      closeSync(out);
+      let stderr = "";
+      child.stderr?.on("data", (chunk) => {
+        stderr += chunk;
+      });
+      const code = await new Promise((resolve) => child.once("close", resolve));
+      expect(code).not.toBe(0);
+      expect(stderr.trim().split("\n")).toHaveLength(1);
+      expect(stderr).toMatch(/writing standard output failed: .*ENOSPC/);
+    } finally {
+      disk.unmount();
+    }
+  }, 60_000);
 
   it("fails with one line and leaves nothing behind when the output's disk fills up", async () => {
     // Two segments on a 6 MiB disk: the first fits, and the disk fills in the middle of
