@@ -46,8 +46,8 @@ export interface DownloadOptions {
   /** Most ms without a byte from a node before it counts as failed (default 30 s). */
   idleTimeout?: number;
   /**
-   * Replace the destination file if it exists (default: refuse). A device or a named pipe
-   * is written into without it, as `cp` does.
+   * Replace the destination file if it exists (default: refuse). A character device or a
+   * named pipe is written into without it, as `cp` does; a block device only with it.
    */
   overwrite?: boolean;
   /**
