@@ -8,7 +8,7 @@ import { type Chain, sendChainRequests } from "./chain/contracts.ts";
 import { type FileRecord, readOwnedFile } from "./chain/files.ts";
 import { unwrapFileKey } from "./crypto/key-wrap.ts";
 import { SegmentCipher } from "./crypto/segment-cipher.ts";
-import { CodecPool, chosenWorkers, defaultWorkers } from "./data-path/codec-pool.ts";
+import { CodecPool, workersFor } from "./data-path/codec-pool.ts";
 import { FileWriter } from "./data-path/file-writer.ts";
 import { recoverSegment } from "./data-path/segment-recovery.ts";
 import { ShardReader } from "./data-path/shard-reader.ts";
@@ -20,22 +20,15 @@ import type { ProgressListener } from "./progress.ts";
 import { FileLayout } from "./protocol/layout.ts";
 import { type FileId, shardIdOf } from "./protocol/shard-id.ts";
 
-/** Files up to this size are opened on the main thread, whatever the machine. */
-const INLINE_LIMIT = 256 * 1024 * 1024;
-
 /**
- * Codec workers for a get: none (the main thread opens each segment; a rebuild runs on
- * libuv's threadpool either way) for a file up to {@link INLINE_LIMIT}, or on a machine
- * with no core to spare for a worker; `DSTORE_WORKERS` decides when set. Opening costs
- * ~0.5 CPU-s per GiB, a worker ~0.2 s to start, and on two cores its thread competes with
- * the main thread. Measured on two cores with the 6-node devnet (bench/README.md),
- * interleaved: 64 MiB 118 -> 132 MB/s, 256 MiB 278 -> 297, 1 GiB 412 -> 473.
+ * Files up to this size are opened on the main thread (a rebuild runs on libuv's
+ * threadpool either way), as are all files on a machine with no core to spare for a
+ * worker; `DSTORE_WORKERS` decides when set. Opening costs ~0.5 CPU-s per GiB, a worker
+ * ~0.2 s to start, and on two cores its thread competes with the main thread. Measured on
+ * two cores with the 6-node devnet (bench/README.md), interleaved: 64 MiB 118 -> 132
+ * MB/s, 256 MiB 278 -> 297, 1 GiB 412 -> 473.
  */
-function codecWorkersFor(size: number): number {
-  return (
-    chosenWorkers() ?? (size <= INLINE_LIMIT || availableParallelism() <= 2 ? 0 : defaultWorkers())
-  );
-}
+const INLINE_LIMIT = availableParallelism() <= 2 ? Number.POSITIVE_INFINITY : 256 * 1024 * 1024;
 
 /** Options of {@link download}. */
 export interface DownloadOptions {
@@ -154,7 +147,7 @@ export async function download(
   let pool: CodecPool | undefined;
   try {
     pool = new CodecPool(fileKey, getBytes(fileId), layout, {
-      threads: codecWorkersFor(layout.size),
+      threads: workersFor(layout.size, INLINE_LIMIT),
     });
     fetch.pool = pool;
     badShards = output

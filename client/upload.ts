@@ -7,11 +7,11 @@ import { wrapFileKey } from "./crypto/key-wrap.ts";
 import { FILE_KEY_SIZE, SegmentCipher } from "./crypto/segment-cipher.ts";
 import {
   CodecPool,
-  chosenWorkers,
   defaultWorkers,
   type PieceRoots,
   type SpareWorkers,
   withSpareWorkers,
+  workersFor,
 } from "./data-path/codec-pool.ts";
 import { openSegmentSource, type SegmentSource } from "./data-path/segment-source.ts";
 import { DstoreError, isDstoreError } from "./errors.ts";
@@ -94,20 +94,17 @@ export async function upload(
   return withSpareWorkers(threads, (spares) => uploadWith(spares, threads, chain, input, options));
 }
 
-/** Files up to this size are coded on the main thread. */
+/**
+ * Files (given by their path) up to this size are coded on the main thread. Measured on
+ * two cores with the 6-node devnet, interleaved: a 1-byte put 0.67 -> 0.55 s, 64 MiB
+ * 53 -> 60 MB/s, 256 MiB 117 either way.
+ */
 const INLINE_LIMIT = 64 * 1024 * 1024;
 
-/**
- * Codec workers for the roots pass of a put: `DSTORE_WORKERS` when set; none for a file
- * (given by its path) up to {@link INLINE_LIMIT}, since a worker costs ~0.2 s of CPU to
- * start; else one per core. Measured on two cores with the 6-node devnet, interleaved:
- * a 1-byte put 0.67 -> 0.55 s, 64 MiB 53 -> 60 MB/s, 256 MiB 117 either way.
- */
+/** Codec workers for the roots pass of a put, when the main thread only reads the file. */
 async function codecWorkersFor(input: string | AsyncIterable<Uint8Array>): Promise<number> {
-  const chosen = chosenWorkers();
-  if (chosen !== undefined || typeof input !== "string") return chosen ?? defaultWorkers(false);
-  const info = await stat(input).catch(() => undefined);
-  return info?.isFile() && info.size <= INLINE_LIMIT ? 0 : defaultWorkers(false);
+  const info = typeof input === "string" ? await stat(input).catch(() => undefined) : undefined;
+  return workersFor(info?.isFile() ? info.size : undefined, INLINE_LIMIT, false);
 }
 
 async function uploadWith(

@@ -29,8 +29,23 @@ export function defaultWorkers(mainThreadBusy = true): number {
   );
 }
 
+/**
+ * Workers for a transfer of `size` bytes (undefined when not known up front): those
+ * `DSTORE_WORKERS` asks for when set; none (the calling thread does the work) up to
+ * `inlineUpTo` bytes, since a worker costs ~0.2 s of CPU to start; else
+ * {@link defaultWorkers}.
+ */
+export function workersFor(
+  size: number | undefined,
+  inlineUpTo: number,
+  mainThreadBusy = true,
+): number {
+  const inline = size !== undefined && size <= inlineUpTo;
+  return chosenWorkers() ?? (inline ? 0 : defaultWorkers(mainThreadBusy));
+}
+
 /** The number of workers `DSTORE_WORKERS` asks for (0 or more), if it is set to one. */
-export function chosenWorkers(): number | undefined {
+function chosenWorkers(): number | undefined {
   const chosen = Math.floor(Number(process.env.DSTORE_WORKERS || Number.NaN));
   return chosen >= 0 ? chosen : undefined;
 }
