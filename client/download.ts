@@ -8,6 +8,7 @@ import { type Chain, sendChainRequests } from "./chain/contracts.ts";
 import { type FileRecord, readOwnedFile } from "./chain/files.ts";
 import { unwrapFileKey } from "./crypto/key-wrap.ts";
 import { SegmentCipher } from "./crypto/segment-cipher.ts";
+import { copyInto } from "./data-path/buffer-memory.ts";
 import { CodecPool, workersFor } from "./data-path/codec-pool.ts";
 import { FileWriter } from "./data-path/file-writer.ts";
 import { recoverSegment } from "./data-path/segment-recovery.ts";
@@ -555,6 +556,6 @@ async function fetchInto(f: Fetch, sink: PlainSink): Promise<number[]> {
       }
       retire(index, "bad");
     }
-    ring.slot(slot).set(recovered.plain, shift);
+    copyInto(ring.slot(slot), recovered.plain, shift);
   }
 }

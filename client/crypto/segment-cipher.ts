@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, hkdfSync } from "node:crypto";
+import { copyInto, freeBuffer } from "../data-path/buffer-memory.ts";
 import { DstoreError } from "../errors.ts";
 import { TAG_SIZE } from "../protocol/layout.ts";
 
@@ -7,8 +8,6 @@ export const FILE_KEY_SIZE = 32;
 
 const NONCE_SIZE = 12;
 const SLICE = 64 * 1024;
-/** Whether this runtime can free a buffer's memory before the collector does (Node ≥ 21). */
-const CAN_FREE = typeof ArrayBuffer.prototype.transfer === "function";
 const HKDF_INFO = Buffer.from("dstore/v1/segment-key");
 
 /**
@@ -97,17 +96,10 @@ export class SegmentCipher {
  * leaves behind piled up to ~50 MiB per codec worker before a full collection came.
  */
 function moveInto(chunk: Buffer, out: Buffer, at: number): number {
-  const copied = chunk.copy(out, at);
-  const memory = chunk.buffer;
-  if (
-    CAN_FREE &&
-    memory instanceof ArrayBuffer &&
-    chunk.byteOffset === 0 &&
-    memory.byteLength === chunk.length &&
-    chunk.length > 0
-  )
-    memory.transfer(0);
-  return copied;
+  const length = chunk.length;
+  copyInto(out, chunk, at);
+  freeBuffer(chunk);
+  return length;
 }
 
 function nonceOf(index: number, last: boolean): Buffer {

@@ -7,6 +7,7 @@ import {
   DIRECT_IO_ALIGNMENT,
   openMaybeDirect,
 } from "./aligned-blocks.ts";
+import { copyInto } from "./buffer-memory.ts";
 
 /** Options of {@link FileWriter.create}. */
 export interface FileWriterOptions {
@@ -108,20 +109,42 @@ export class FileWriter {
    * a time: the next waits for this one.
    */
   async write(bytes: Uint8Array): Promise<void> {
+    await this.push(bytes);
+  }
+
+  /**
+   * {@link write} without a promise when none is needed: undefined if every byte was
+   * copied at once, else a promise of the rest, as `write` gives. A reader of many small
+   * chunks (a node's request body) pays for no promise while blocks are free.
+   */
+  push(bytes: Uint8Array): Promise<void> | undefined {
     if (this.#mode === "placed") throw new Error("FileWriter.write: not after writePlaced()");
     this.#mode = "copy";
-    for (let at = 0; at < bytes.length; ) {
+    const at = this.#copy(bytes, 0);
+    return at === bytes.length ? undefined : this.#copyRest(bytes, at);
+  }
+
+  async #copyRest(bytes: Uint8Array, from: number): Promise<void> {
+    for (let at = from; at < bytes.length; ) {
+      this.#current = await this.#takeBlock();
+      at = this.#copy(bytes, at);
+    }
+  }
+
+  /** Copy `bytes` from `at` into blocks while one is at hand; where it stopped. */
+  #copy(bytes: Uint8Array, from: number): number {
+    let at = from;
+    while (at < bytes.length) {
       this.#throwIfFailed();
-      if (!this.#current) {
-        this.#current = await this.#takeBlock();
-        continue;
-      }
+      this.#current ??= this.#freeBlock();
+      if (!this.#current) break;
       const take = Math.min(bytes.length - at, ALIGNED_BLOCK_SIZE - this.#filled);
-      this.#current.set(bytes.subarray(at, at + take), this.#filled);
+      copyInto(this.#current, bytes.subarray(at, at + take), this.#filled);
       this.#filled += take;
       at += take;
       if (this.#filled === ALIGNED_BLOCK_SIZE) this.#submit();
     }
+    return at;
   }
 
   /**
@@ -211,16 +234,20 @@ export class FileWriter {
   async #takeBlock(): Promise<Buffer> {
     for (;;) {
       this.#throwIfFailed();
-      const block = this.#free.pop();
+      const block = this.#freeBlock();
       if (block) return block;
-      if (this.#owned.length < this.#depth) {
-        const fresh = alignedBlocks.take();
-        this.#owned.push(fresh);
-        return fresh;
-      }
       if (this.#waiting) throw new Error("FileWriter.write: one call at a time");
       await new Promise<void>((resolve) => (this.#waiting = resolve));
     }
+  }
+
+  /** A block not being written, if the writer has or may take one. */
+  #freeBlock(): Buffer | undefined {
+    const block = this.#free.pop();
+    if (block || this.#owned.length >= this.#depth) return block;
+    const fresh = alignedBlocks.take();
+    this.#owned.push(fresh);
+    return fresh;
   }
 
   /** Write the current block at its offset, on its own; its block comes back when done. */

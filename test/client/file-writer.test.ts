@@ -37,6 +37,23 @@ describe("FileWriter", () => {
     await Promise.all([direct.finish(), buffered.finish()]);
   });
 
+  it("takes pushed bytes at once while a block is free, and gives a promise only when it must wait", async () => {
+    const dir = await tempDir("dstore-writer-");
+    const writer = await FileWriter.create(join(dir, "pushed"), { depth: 2 });
+    const data = randomBytes(3 * ALIGNED_BLOCK_SIZE + 100);
+    const small = 64 * 1024 + 3;
+    const waits: boolean[] = [];
+    for (let at = 0; at < data.length; at += small) {
+      const pending = writer.push(data.subarray(at, at + small));
+      waits.push(pending !== undefined);
+      await pending;
+    }
+    await writer.finish();
+    expect(waits.slice(0, 8)).toEqual(Array(8).fill(false));
+    expect(waits).toContain(true);
+    expect((await readFile(join(dir, "pushed"))).equals(data)).toBe(true);
+  });
+
   it.each([
     [true, true],
     [false, true],

@@ -1,0 +1,88 @@
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Readable } from "node:stream";
+import { afterEach, describe, expect, it } from "vitest";
+import { forEachChunk } from "../../node-service/shard-store.ts";
+
+/** A server on loopback answering each request with the status `handle` gives. */
+async function serve(handle: (req: IncomingMessage) => Promise<number>): Promise<Server> {
+  const server = createServer((req, res) => {
+    handle(req).then(
+      (status) => res.writeHead(status, { Connection: "close" }).end(),
+      () => res.writeHead(500, { Connection: "close" }).end(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return server;
+}
+
+/** PUT `body` in writes of odd sizes; the status of the answer. */
+function put(server: Server, body: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: "127.0.0.1", port: (server.address() as AddressInfo).port, method: "PUT" },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      },
+    );
+    req.on("error", reject);
+    for (let at = 0; at < body.length; at += 12_345) req.write(body.subarray(at, at + 12_345));
+    req.end();
+  });
+}
+
+describe("forEachChunk", () => {
+  let server: Server | undefined;
+  afterEach(() => server?.close());
+
+  it("gives a request's chunks in order, waits on take's promises, and frees each chunk taken", async () => {
+    const body = randomBytes(8 * 1024 * 1024 + 11);
+    const parts: Buffer[] = [];
+    const taken: Uint8Array[] = [];
+    let waits = 0;
+    server = await serve(async (req) => {
+      await forEachChunk(req, (chunk) => {
+        parts.push(Buffer.from(chunk));
+        taken.push(chunk);
+        if (taken.length % 3 !== 0) return undefined;
+        waits++;
+        return new Promise((resolve) => setTimeout(resolve, 1));
+      });
+      return 201;
+    });
+    expect(await put(server, body)).toBe(201);
+    expect(Buffer.concat(parts).equals(body)).toBe(true);
+    expect(waits).toBeGreaterThan(0);
+    expect(taken.every((chunk) => chunk.length === 0)).toBe(true);
+  });
+
+  it("fails at once when take throws, and the connection stays up for the answer", async () => {
+    let failed: unknown;
+    let calls = 0;
+    server = await serve(async (req) => {
+      await forEachChunk(req, () => {
+        calls++;
+        throw new Error("too long");
+      }).catch((error: unknown) => {
+        failed = error;
+      });
+      return 413;
+    });
+    expect(await put(server, randomBytes(4 * 1024 * 1024))).toBe(413);
+    expect((failed as Error).message).toBe("too long");
+    expect(calls).toBe(1);
+  });
+
+  it("leaves the chunks of other streams alone", async () => {
+    const chunks = [Buffer.from("abc"), Buffer.allocUnsafeSlow(5).fill(1)];
+    const seen: Uint8Array[] = [];
+    await forEachChunk(Readable.from(chunks), (chunk) => {
+      seen.push(chunk);
+      return undefined;
+    });
+    expect(seen).toEqual(chunks);
+    expect(chunks[1]!.length).toBe(5);
+  });
+});
