@@ -508,31 +508,40 @@ export function forEachChunk(
   return new Promise<void>((resolve, reject) => {
     let waiting: Promise<void> | undefined;
     let settled = false;
-    const settle = (error?: unknown) => {
+    const finish = () => {
       if (settled) return;
       settled = true;
       body.off("data", onData);
-      if (error === undefined) return resolve();
+      resolve();
+    };
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      body.off("data", onData);
       body.resume();
-      reject(error);
+      reject(error ?? new Error("reading the body failed"));
     };
     const onData = (chunk: Buffer) => {
       try {
         const wait = take(chunk);
         if (!wait) return done(chunk);
         body.pause();
-        waiting = wait.then(() => {
-          done(chunk);
-          waiting = undefined;
-          if (!settled) body.resume();
-        }, settle);
+        waiting = wait
+          .then(() => {
+            done(chunk);
+            waiting = undefined;
+            if (!settled) body.resume();
+          })
+          .catch(fail);
       } catch (error) {
-        settle(error);
+        fail(error);
       }
     };
     body.on("data", onData);
+    // A body paused before it came here flows too, as a for-await would read it.
+    body.resume();
     finished(body)
       .then(() => waiting)
-      .then(() => settle(), settle);
+      .then(finish, fail);
   });
 }

@@ -27,15 +27,18 @@ describe("copyInto", () => {
 });
 
 describe("freeBuffer", () => {
-  it("empties a buffer that is its whole memory, and leaves a view into shared memory alone", () => {
+  it("empties a buffer that is its whole memory, and leaves pooled, sliced and shared memory alone", () => {
     const own = Buffer.allocUnsafeSlow(1024);
     freeBuffer(own);
     expect(own.length).toBe(0);
     const pooled = Buffer.from("a few bytes from Node's shared pool");
     const slice = Buffer.alloc(64).subarray(8, 16);
+    const shared = Buffer.from(new SharedArrayBuffer(16));
     freeBuffer(pooled);
     freeBuffer(slice);
+    freeBuffer(shared);
     expect(pooled.toString()).toBe("a few bytes from Node's shared pool");
     expect(slice.length).toBe(8);
+    expect(shared.length).toBe(16);
   });
 });

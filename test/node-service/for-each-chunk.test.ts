@@ -37,24 +37,43 @@ describe("forEachChunk", () => {
   let server: Server | undefined;
   afterEach(() => server?.close());
 
-  it("gives a request's chunks in order, waits on take's promises, and frees each chunk taken", async () => {
+  it("gives a request's chunks in order, one take at a time, and frees each once taken", async () => {
     const body = randomBytes(8 * 1024 * 1024 + 11);
     const parts: Buffer[] = [];
     const taken: Uint8Array[] = [];
     let waits = 0;
+    let overlapped = false;
+    let freedEarly = false;
+    let pending = false;
     server = await serve(async (req) => {
       await forEachChunk(req, (chunk) => {
-        parts.push(Buffer.from(chunk));
+        if (pending) overlapped = true;
         taken.push(chunk);
-        if (taken.length % 3 !== 0) return undefined;
+        if (taken.length % 3 !== 0) {
+          parts.push(Buffer.from(chunk));
+          return undefined;
+        }
         waits++;
-        return new Promise((resolve) => setTimeout(resolve, 1));
+        pending = true;
+        return new Promise((resolve) =>
+          setTimeout(() => {
+            // Still whole until its take is done with it.
+            if (chunk.length === 0) freedEarly = true;
+            parts.push(Buffer.from(chunk));
+            pending = false;
+            resolve();
+          }, 1),
+        );
       });
       return 201;
     });
     expect(await put(server, body)).toBe(201);
     expect(Buffer.concat(parts).equals(body)).toBe(true);
-    expect(waits).toBeGreaterThan(0);
+    expect({ waits: waits > 0, overlapped, freedEarly }).toEqual({
+      waits: true,
+      overlapped: false,
+      freedEarly: false,
+    });
     expect(taken.every((chunk) => chunk.length === 0)).toBe(true);
   });
 
@@ -73,6 +92,37 @@ describe("forEachChunk", () => {
     expect(await put(server, randomBytes(4 * 1024 * 1024))).toBe(413);
     expect((failed as Error).message).toBe("too long");
     expect(calls).toBe(1);
+  });
+
+  it("after a failed wait, lets the rest of the body flow to be dropped", async () => {
+    let flowing: boolean | null = null;
+    let failed: unknown;
+    server = await serve(async (req) => {
+      await forEachChunk(req, () => Promise.reject(new Error("disk full"))).catch(
+        (error: unknown) => {
+          failed = error;
+        },
+      );
+      flowing = req.readableFlowing;
+      return 507;
+    });
+    expect(await put(server, randomBytes(4 * 1024 * 1024))).toBe(507);
+    expect((failed as Error).message).toBe("disk full");
+    expect(flowing).toBe(true);
+  });
+
+  it("rejects when take fails without a reason, and reads a body paused before it came", async () => {
+    const failing = Readable.from([Buffer.from("a"), Buffer.from("b")]);
+    await expect(forEachChunk(failing, () => Promise.reject(undefined))).rejects.toThrow(
+      "reading the body failed",
+    );
+    const paused = Readable.from([Buffer.from("x"), Buffer.from("y")]).pause();
+    const seen: string[] = [];
+    await forEachChunk(paused, (chunk) => {
+      seen.push(Buffer.from(chunk).toString());
+      return undefined;
+    });
+    expect(seen).toEqual(["x", "y"]);
   });
 
   it("leaves the chunks of other streams alone", async () => {
