@@ -62,6 +62,9 @@ const LEAF_BATCH = 2048;
 /** Most ms a GET may wait for the client to take the bytes already sent. */
 const SEND_STALL_TIMEOUT = 60_000;
 
+/** Blocks a shard's sending reads into in turn: up to this many reads run ahead of the socket. */
+const SEND_DEPTH = 4;
+
 /**
  * The shards a node keeps, on disk under its data directory only:
  * `shards/<2 hex>/<id>` (bytes), `<id>.leaves` (the Merkle leaf hashes, for proofs) and
@@ -247,9 +250,9 @@ export class ShardStore {
 
   /**
    * Send bytes `start`..`end` (inclusive) of a stored shard to `out`, read (bypassing the
-   * page cache where it can) into two page-aligned blocks in turn: no allocation per
-   * chunk, and a block is refilled only once the socket has taken what it held. Stops
-   * early if `out` is destroyed (the client left).
+   * page cache where it can) into {@link SEND_DEPTH} page-aligned blocks in turn: no
+   * allocation per chunk, and a block is refilled as soon as the socket has taken what it
+   * held. Stops early if `out` is destroyed (the client left).
    */
   async sendRange(
     shardId: ShardId,
@@ -263,7 +266,7 @@ export class ShardStore {
       this.#direct,
     );
     // A write to a socket that is already gone may never call back: stop at 'close'. A
-    // client that stops reading holds two blocks: after a minute it is cut off.
+    // client that stops reading holds its blocks: after a minute it is cut off.
     let onClose = () => {};
     const closed = new Promise<void>((_, reject) => {
       onClose = () =>
@@ -272,23 +275,42 @@ export class ShardStore {
     });
     closed.catch(() => {});
     const blocks: Buffer[] = [];
-    const inFlight: (Promise<void> | undefined)[] = [undefined, undefined];
+    // Per block: the read into it, then the socket's taking of what it read.
+    const reads: (Promise<number> | undefined)[] = [];
+    const inFlight: (Promise<void> | undefined)[] = [];
     try {
-      blocks.push(takeBlock(), takeBlock());
+      for (let i = 0; i < SEND_DEPTH; i++) blocks.push(takeBlock());
       // Direct reads start on an aligned offset and read whole aligned lengths (the last
       // one stops at the end of the file): what lies outside the range is not sent.
-      let position = direct ? start - (start % DIRECT_IO_ALIGNMENT) : start;
-      let skip = start - position;
-      for (let turn = 0; position <= end && !out.destroyed; turn ^= 1) {
-        await inFlight[turn];
-        const block = blocks[turn]!;
-        const wanted = end + 1 - position;
+      const first = direct ? start - (start % DIRECT_IO_ALIGNMENT) : start;
+      let planned = first;
+      const lengths: number[] = [];
+      // Block `turn` is read again as soon as the socket has taken what it held: reads
+      // run ahead of the socket, several at a time, where one read after another would
+      // leave the node waiting on the disk's latency for every block.
+      const plan = (turn: number) => {
+        if (planned > end) return;
+        const wanted = end + 1 - planned;
         const length = Math.min(ALIGNED_BLOCK_SIZE, direct ? alignUp(wanted) : wanted);
-        const { bytesRead } = await handle.read(block, 0, length, position);
-        if (bytesRead <= skip)
+        const position = planned;
+        planned += length;
+        lengths[turn] = Math.min(length, wanted);
+        const read = (async () => {
+          await inFlight[turn];
+          return (await handle.read(blocks[turn]!, 0, length, position)).bytesRead;
+        })();
+        read.catch(() => {});
+        reads[turn] = read;
+      };
+      for (let turn = 0; turn < SEND_DEPTH; turn++) plan(turn);
+      let skip = start - first;
+      for (let turn = 0; reads[turn] && !out.destroyed; turn = (turn + 1) % SEND_DEPTH) {
+        const bytesRead = await reads[turn]!;
+        reads[turn] = undefined;
+        // Only the end of the file reads short; before the range's end it is a lost shard.
+        if (bytesRead < lengths[turn]!)
           throw new NodeServiceError("Internal", "the shard file is shorter than its record");
-        const chunk = block.subarray(skip, Math.min(bytesRead, wanted));
-        position += bytesRead;
+        const chunk = blocks[turn]!.subarray(skip, lengths[turn]);
         skip = 0;
         const written = new Promise<void>((resolve, reject) => {
           const stalled = setTimeout(
@@ -303,6 +325,7 @@ export class ShardStore {
         });
         inFlight[turn] = Promise.race([written, closed]);
         inFlight[turn]!.catch(() => {});
+        plan(turn);
       }
       await Promise.all(inFlight);
     } catch (error) {
@@ -310,7 +333,8 @@ export class ShardStore {
       out.destroy();
       throw error;
     } finally {
-      await Promise.allSettled(inFlight);
+      // No block goes back while a read may still fill it or a write still send it.
+      await Promise.allSettled([...reads, ...inFlight]);
       out.off("close", onClose);
       for (const block of blocks) alignedBlocks.give(block);
       await handle.close();

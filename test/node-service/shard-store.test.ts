@@ -1,7 +1,8 @@
 import { mkdir, readFile, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import { Readable, Writable } from "node:stream";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { ALIGNED_BLOCK_SIZE } from "../../client/data-path/aligned-blocks.ts";
 import { HASH_SIZE, LEAF_SIZE, leafHash } from "../../client/protocol/merkle.ts";
 import { ShardStore, type ShardStoreOptions } from "../../node-service/shard-store.ts";
 import { filesUnder, removeTempDirs, shardFiles, tempDir } from "../helpers/data-dir.ts";
@@ -179,6 +180,46 @@ describe("ShardStore", () => {
     // The same shard can be uploaded again afterwards.
     await keepShard(store, shard);
     expect(store.count).toBe(1);
+  });
+
+  it("sends any range of a shard many blocks long, to a fast or a slow reader", async () => {
+    const block = ALIGNED_BLOCK_SIZE;
+    const shard = exampleShard(9 * block + 12_345);
+    await keepShard(store, shard);
+    const size = shard.body.length;
+    const ranges = [
+      [0, size - 1],
+      [1, size - 1],
+      [block - 7, 6 * block + 3],
+      [4097, 4097 + 100],
+      [5 * block, 5 * block],
+      [size - 300, size - 1],
+    ] as const;
+    for (const slow of [false, true]) {
+      for (const [start, end] of ranges) {
+        const parts: Buffer[] = [];
+        const out = new Writable({
+          highWaterMark: 1024,
+          write(chunk: Buffer, _encoding, callback) {
+            parts.push(Buffer.from(chunk));
+            if (slow) setTimeout(callback, 1);
+            else callback();
+          },
+        });
+        await store.sendRange(shard.shardId, start, end, out);
+        expect(Buffer.concat(parts).equals(shard.body.subarray(start, end + 1))).toBe(true);
+      }
+    }
+  });
+
+  it("fails a send when the shard's file is shorter than its record", async () => {
+    const shard = exampleShard(3 * ALIGNED_BLOCK_SIZE);
+    await keepShard(store, shard);
+    await truncate(store.dataPath(shard.shardId), ALIGNED_BLOCK_SIZE + 10);
+    const out = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+    await expect(store.sendRange(shard.shardId, 0, shard.body.length - 1, out)).rejects.toThrow(
+      "shorter than its record",
+    );
   });
 
   it("drops a shard with remove(): record first, then bytes and hashes; space is freed", async () => {
