@@ -8,8 +8,8 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { SegmentCipher } from "../client/crypto/segment-cipher.ts";
 import {
-  ALIGNED_BLOCK_SIZE,
   alignedBlocks,
+  LARGE_ALIGNED_BLOCK_SIZE,
   openMaybeDirect,
 } from "../client/data-path/aligned-blocks.ts";
 import { FileWriter } from "../client/data-path/file-writer.ts";
@@ -58,21 +58,26 @@ export function mergeStages(first: StageResult[], second: StageResult[]): StageR
 }
 
 const MiB = 2 ** 20;
-/** Blocks of 512 KiB in flight in the disk stages: enough to keep the device busy. */
+/** Blocks in flight in the disk stages: enough to keep the device busy. */
 const DEVICE_DEPTH = 8;
+/**
+ * Bytes of each read and write in the disk stages: a node's large block, which it uses
+ * while it has few transfers (as in every end-to-end run here).
+ */
+const DEVICE_BLOCK = LARGE_ALIGNED_BLOCK_SIZE;
 
 /** Read a whole file with direct I/O, {@link DEVICE_DEPTH} blocks in flight. */
 async function readDirect(path: string): Promise<void> {
   const { handle } = await openMaybeDirect(path, constants.O_RDONLY, true);
-  const blocks = Array.from({ length: DEVICE_DEPTH }, () => alignedBlocks.take());
+  const blocks = Array.from({ length: DEVICE_DEPTH }, () => alignedBlocks.take(DEVICE_BLOCK));
   try {
     const { size } = await handle.stat();
     let next = 0;
     await Promise.all(
       blocks.map(async (block) => {
         for (let at = next; at < size; at = next) {
-          next += ALIGNED_BLOCK_SIZE;
-          await handle.read(block, 0, ALIGNED_BLOCK_SIZE, at);
+          next += DEVICE_BLOCK;
+          await handle.read(block, 0, DEVICE_BLOCK, at);
         }
       }),
     );
@@ -214,7 +219,11 @@ export async function measureStages(
     const writeDirect = async (run: string, durable: boolean, into: string[]) => {
       const path = fresh(run);
       into.push(path);
-      const writer = await FileWriter.create(path, { depth: DEVICE_DEPTH, durable });
+      const writer = await FileWriter.create(path, {
+        depth: DEVICE_DEPTH,
+        durable,
+        blockSize: DEVICE_BLOCK,
+      });
       for (let at = 0; at < total; at += 4 * MiB) await writer.write(shard.subarray(0, 4 * MiB));
       await writer.finish();
     };
@@ -223,7 +232,7 @@ export async function measureStages(
       "disk write, direct",
       total,
       await timeCpuRuns(runs, () => writeDirect("direct", true, direct)),
-      `1 GiB new file per run through the FileWriter (O_DIRECT, ${DEVICE_DEPTH} blocks of 512 KiB), fsync`,
+      `1 GiB new file per run through the FileWriter (O_DIRECT, ${DEVICE_DEPTH} blocks of ${DEVICE_BLOCK / MiB} MiB), fsync`,
     );
     const unflushed: string[] = [];
     recordDevice(
@@ -237,7 +246,7 @@ export async function measureStages(
       "disk read, direct",
       total,
       await timeCpuRuns(runs, async () => readDirect(direct.shift()!)),
-      `the same files read back with O_DIRECT, ${DEVICE_DEPTH} blocks of 512 KiB in flight`,
+      `the same files read back with O_DIRECT, ${DEVICE_DEPTH} blocks of ${DEVICE_BLOCK / MiB} MiB in flight`,
     );
     const writeBuffered = (path: string) =>
       pipeline(

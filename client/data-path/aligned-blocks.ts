@@ -8,8 +8,17 @@ import { type FileHandle, open, rm } from "node:fs/promises";
  */
 export const DIRECT_IO_ALIGNMENT = 4096;
 
-/** Bytes of one block of the {@link alignedBlocks} arena. */
+/** Bytes of one block of the {@link alignedBlocks} arena, unless another size is asked for. */
 export const ALIGNED_BLOCK_SIZE = 512 * 1024;
+
+/**
+ * Bytes of a large block: a storage node moves a shard in these while it has few
+ * transfers at once. Per 256 MiB shard received over loopback and written with direct
+ * I/O, the node's CPU was 0.41 s with 512 KiB writes, 0.32 with 1 MiB, 0.24 with 2 MiB and
+ * 0.24-0.30 with 4 MiB (the sender's the same); sending, 2 MiB reads served a shard at
+ * ~2.2 GB/s for 0.09 s of CPU, 512 KiB ones at ~1.3 GB/s for 0.16 s.
+ */
+export const LARGE_ALIGNED_BLOCK_SIZE = 2 * 1024 * 1024;
 
 /** Bytes of a WebAssembly memory page. */
 export const WASM_PAGE = 64 * 1024;
@@ -47,7 +56,7 @@ export class AlignedBlocksExhausted extends Error {
   override name = "AlignedBlocksExhausted" as const;
 
   constructor() {
-    super(`all ${ARENA_LIMIT / ALIGNED_BLOCK_SIZE} blocks for direct I/O are in use`);
+    super(`all ${ARENA_LIMIT / 2 ** 20} MiB of blocks for direct I/O are in use`);
   }
 }
 
@@ -56,16 +65,17 @@ export class AlignedBlocksExhausted extends Error {
  * buffer. Node's Buffers carry no alignment promise, but a WebAssembly memory starts on a
  * page boundary, so the arena is one shared WebAssembly memory grown a block at a time
  * (growing a shared memory keeps every view of it valid). Blocks go back to a free list
- * and are reused; the arena never shrinks, so it holds what the busiest moment needed.
+ * of their size and are reused; the arena never shrinks, so it holds what the busiest
+ * moment needed.
  */
 class AlignedBlocks {
   #memory: SharedWasmMemory | undefined;
-  readonly #free: Buffer[] = [];
-  #blocks = 0;
+  readonly #free = new Map<number, Buffer[]>();
+  #bytes = 0;
 
-  /** Blocks handed out or free. */
+  /** Bytes of the arena: its blocks handed out or free. */
   get allocated(): number {
-    return this.#blocks;
+    return this.#bytes;
   }
 
   /**
@@ -77,21 +87,27 @@ class AlignedBlocks {
     return this.#memory;
   }
 
-  /** A block of {@link ALIGNED_BLOCK_SIZE} bytes, page-aligned, with old contents. */
-  take(): Buffer {
-    const block = this.#free.pop();
+  /**
+   * A block of `size` bytes (a multiple of {@link WASM_PAGE}), page-aligned, with old
+   * contents.
+   */
+  take(size: number = ALIGNED_BLOCK_SIZE): Buffer {
+    if (size <= 0 || size % WASM_PAGE !== 0) throw new RangeError(`bad block size ${size}`);
+    const block = this.#free.get(size)?.pop();
     if (block) return block;
     const memory = this.memory;
-    const offset = this.#blocks * ALIGNED_BLOCK_SIZE;
-    if (offset + ALIGNED_BLOCK_SIZE > ARENA_LIMIT) throw new AlignedBlocksExhausted();
-    memory.grow(ALIGNED_BLOCK_SIZE / WASM_PAGE);
-    this.#blocks++;
-    return Buffer.from(memory.buffer, offset, ALIGNED_BLOCK_SIZE);
+    const offset = this.#bytes;
+    if (offset + size > ARENA_LIMIT) throw new AlignedBlocksExhausted();
+    memory.grow(size / WASM_PAGE);
+    this.#bytes += size;
+    return Buffer.from(memory.buffer, offset, size);
   }
 
   /** Give a block back; the caller must not touch it afterwards. */
   give(block: Buffer): void {
-    this.#free.push(block);
+    const free = this.#free.get(block.length);
+    if (free) free.push(block);
+    else this.#free.set(block.length, [block]);
   }
 }
 

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import {
   ALIGNED_BLOCK_SIZE,
   alignedBlocks,
+  LARGE_ALIGNED_BLOCK_SIZE,
   sharedWasmMemory,
 } from "../../client/data-path/aligned-blocks.ts";
 import { FileWriter } from "../../client/data-path/file-writer.ts";
@@ -18,8 +19,9 @@ async function writeChunks(
   chunks: Buffer[],
   direct: boolean,
   durable = true,
+  blockSize = ALIGNED_BLOCK_SIZE,
 ): Promise<Buffer> {
-  const writer = await FileWriter.create(path, { direct, depth: 3, durable });
+  const writer = await FileWriter.create(path, { direct, depth: 3, durable, blockSize });
   for (const chunk of chunks) await writer.write(chunk);
   await writer.finish();
   return readFile(path);
@@ -55,14 +57,14 @@ describe("FileWriter", () => {
   });
 
   it.each([
-    [true, true],
-    [false, true],
-    [true, false],
+    [true, true, ALIGNED_BLOCK_SIZE],
+    [false, true, ALIGNED_BLOCK_SIZE],
+    [true, false, ALIGNED_BLOCK_SIZE],
+    [true, true, 128 * 1024],
   ])(
-    "writes any chunks, of any sizes, back to back into exactly those bytes (direct: %s, durable: %s)",
-    async (direct, durable) => {
+    "writes any chunks, of any sizes, back to back into exactly those bytes (direct: %s, durable: %s, blocks of %i bytes)",
+    async (direct, durable, block) => {
       const dir = await tempDir("dstore-writer-");
-      const block = ALIGNED_BLOCK_SIZE;
       const sizes = fc.array(
         fc.oneof(
           fc.integer({ min: 0, max: 5000 }),
@@ -75,7 +77,7 @@ describe("FileWriter", () => {
         fc.asyncProperty(sizes, async (lengths) => {
           const chunks = lengths.map((length) => randomBytes(length));
           const path = join(dir, `file-${run++}`);
-          const written = await writeChunks(path, chunks, direct, durable);
+          const written = await writeChunks(path, chunks, direct, durable, block);
           expect(written.equals(Buffer.concat(chunks))).toBe(true);
         }),
         { numRuns: 25 },
@@ -197,17 +199,28 @@ describe("FileWriter", () => {
     expect((await readFile(join(dir, "file"))).length).toBeLessThan(8 * ALIGNED_BLOCK_SIZE);
   });
 
-  it("gives its blocks back: many writers one after the other use no more memory than one", async () => {
+  it("gives its blocks back: many writers one after the other use no more memory than one of each block size", async () => {
     const dir = await tempDir("dstore-writer-");
     const data = randomBytes(3 * ALIGNED_BLOCK_SIZE);
-    await writeChunks(join(dir, "first"), [data], true);
+    const sizes = [ALIGNED_BLOCK_SIZE, LARGE_ALIGNED_BLOCK_SIZE];
+    for (const blockSize of sizes) {
+      await writeChunks(join(dir, `first-${blockSize}`), [data], true, true, blockSize);
+    }
     const after = alignedBlocks.allocated;
     for (let i = 0; i < 20; i++) {
-      const writer = await FileWriter.create(join(dir, `file-${i}`), { depth: 3 });
+      const writer = await FileWriter.create(join(dir, `file-${i}`), {
+        depth: 3,
+        blockSize: sizes[i % 2]!,
+      });
       await writer.write(data);
       if (i % 2 === 0) await writer.finish();
       else await writer.abort();
     }
     expect(alignedBlocks.allocated).toBe(after);
+  });
+
+  it("refuses a block size that is not a multiple of 64 KiB", async () => {
+    expect(() => alignedBlocks.take(100_000)).toThrow(RangeError);
+    expect(() => alignedBlocks.take(0)).toThrow(RangeError);
   });
 });

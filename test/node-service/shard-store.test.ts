@@ -1,8 +1,11 @@
 import { mkdir, readFile, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { ALIGNED_BLOCK_SIZE } from "../../client/data-path/aligned-blocks.ts";
+import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
+import {
+  ALIGNED_BLOCK_SIZE,
+  LARGE_ALIGNED_BLOCK_SIZE,
+} from "../../client/data-path/aligned-blocks.ts";
 import { HASH_SIZE, LEAF_SIZE, leafHash } from "../../client/protocol/merkle.ts";
 import { ShardStore, type ShardStoreOptions } from "../../node-service/shard-store.ts";
 import { filesUnder, removeTempDirs, shardFiles, tempDir } from "../helpers/data-dir.ts";
@@ -210,6 +213,47 @@ describe("ShardStore", () => {
         expect(Buffer.concat(parts).equals(shard.body.subarray(start, end + 1))).toBe(true);
       }
     }
+  });
+
+  it("sends in large blocks while few transfers run, and in small ones beyond eight", async () => {
+    const shard = exampleShard(3 * LARGE_ALIGNED_BLOCK_SIZE + 100);
+    await keepShard(store, shard);
+    const end = shard.body.length - 1;
+    const chunkSizes = async () => {
+      const sizes: number[] = [];
+      const out = new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          sizes.push(chunk.length);
+          callback();
+        },
+      });
+      await store.sendRange(shard.shardId, 0, end, out);
+      return sizes;
+    };
+    expect(await chunkSizes()).toEqual([...Array(3).fill(LARGE_ALIGNED_BLOCK_SIZE), 100]);
+    // Eight sends whose readers take nothing until the gate opens.
+    const held = gate();
+    let started = 0;
+    const sends = Array.from({ length: 8 }, () =>
+      store.sendRange(
+        shard.shardId,
+        0,
+        end,
+        new Writable({
+          write(_chunk, _encoding, callback) {
+            started++;
+            void held.opened.then(() => callback());
+          },
+        }),
+      ),
+    );
+    await vi.waitFor(() => expect(started).toBe(8));
+    const small = await chunkSizes();
+    expect(small.length).toBe(Math.ceil(shard.body.length / ALIGNED_BLOCK_SIZE));
+    expect(new Set(small.slice(0, -1))).toEqual(new Set([ALIGNED_BLOCK_SIZE]));
+    held.open();
+    await Promise.all(sends);
+    expect(await chunkSizes()).toHaveLength(4);
   });
 
   it("fails a send when the shard's file is shorter than its record", async () => {
