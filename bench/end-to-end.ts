@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { waitFor } from "../client/devnet/processes.ts";
 import { runScript } from "../test/helpers/cli.ts";
 import { type DevnetProcess, startDevnetProcess } from "../test/helpers/devnet.ts";
 import { mbps, median, medianPerGiB, writeSeededFile } from "./data.ts";
@@ -192,6 +193,11 @@ export async function measureEndToEnd(
         (node) => node.nodeId === placements[0] || node.nodeId === placements[1],
       );
       for (const node of victims) process.kill(node.pid, "SIGTERM");
+      // Gone, not shutting down: a node winding down still takes the CPU the gets need.
+      await waitFor(async () => victims.every((node) => !isRunning(node.pid)), {
+        timeout: 30_000,
+        what: "the stopped nodes' exit",
+      });
       entry.degradedGet = await getAll("degraded");
     }
     return { fixed, sizes: results };
@@ -221,4 +227,14 @@ export function medianCpuPerGiB(
 /** Median throughput (MB/s) of some runs of a file of `bytes`. */
 export function medianMbps(bytes: number, runs: CliRun[]): number {
   return mbps(bytes, median(runs.map((run) => run.seconds)));
+}
+
+/** Whether process `pid` still exists. */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -201,11 +201,13 @@ interface Target {
   spent?: ReturnType<typeof spentOf>;
 }
 /**
- * A run faster than its ceiling means a stage ran slower, when it was measured, than the
- * machine did during the run (this host's disk and CPU drift): that ceiling proves nothing.
+ * A run (or its streaming part, the run less a command's fixed cost) faster than its
+ * ceiling means a stage ran slower, when it was measured, than the machine did during the
+ * run (this host's disk and CPU drift): that ceiling proves nothing.
  */
+const fastest = (t: Target) => Math.max(t.bounds?.measured ?? 0, t.split?.streaming ?? 0);
 const beyondCeiling = (t: Target) =>
-  t.bounds !== undefined && t.bounds.measured > Math.min(t.bounds.cpu, t.bounds.disk);
+  t.bounds !== undefined && fastest(t) > Math.min(t.bounds.cpu, t.bounds.disk);
 const met = (t: Target) => Number.isFinite(t.value) && t.value >= t.goal && !beyondCeiling(t);
 const targets: Target[] = [
   {
@@ -425,7 +427,8 @@ ${targets
     if (t.bounds && beyondCeiling(t)) {
       const { of, measured, cpu, disk } = t.bounds;
       const [bound, other, otherName] = cpu < disk ? ["CPU", disk, "disk"] : ["disk", cpu, "CPU"];
-      return `\n- ${t.target}: unclear; the ${of} ran faster than its ceiling (${fmt(measured)} vs ${fmt(Math.min(cpu, disk))} MB/s), whose ${bound} bound came from stages that ran slower when measured than the machine did during the ${of}. Against the ${otherName} bound alone (${fmt(other)} MB/s) the ratio is ${fmt(measured / other, 2)}.`;
+      const part = measured < fastest(t) ? `${of}'s streaming part` : of;
+      return `\n- ${t.target}: unclear; the ${part} ran faster than its ceiling (${fmt(fastest(t))} vs ${fmt(Math.min(cpu, disk))} MB/s), whose ${bound} bound came from stages that ran slower when measured than the machine did during the ${of}. Against the ${otherName} bound alone (${fmt(other)} MB/s) the ${of} (${fmt(measured)} MB/s) is ${fmt(measured / other, 2)} of it.`;
     }
     return t.reach && t.reach.needed > t.reach.ceiling
       ? `\n- ${t.target}: it asks for ${fmt(t.reach.needed)} MB/s, above the ${t.reach.of} ceiling of ${fmt(t.reach.ceiling)} MB/s that this machine allows a ${t.reach.of} (see bench/README.md).`
