@@ -67,7 +67,8 @@ const stages = stagesAfter ? mergeStages(stagesBefore, stagesAfter) : stagesBefo
 // The pipeline ceiling: the work any implementation of this data path must do per byte
 // of user data, from stages measured alone. CPU work (the seconds each stage takes on one
 // core) is summed and spread over the machine's cores; disk work (seconds of the device)
-// is summed on its own, the disk being one device; the slower of the two bounds.
+// is summed on its own, the disk being one device (a get's reads and writes are timed
+// together, as the device may serve both at once); the slower of the two bounds.
 const k = 4;
 const m = 2;
 const stretch = (k + m) / k;
@@ -98,8 +99,8 @@ const getCost: Costs = {
     "output disk write": cpuOf("disk write, direct, not flushed"),
   },
   disk: {
-    "shards read (k shards = ×1)": 1 / rate("disk read, direct"),
-    "output written": 1 / rate("disk write, direct, not flushed"),
+    "shards read and output written, at once (k shards = ×1)":
+      1 / rate("disk read + write at once, direct"),
   },
 };
 const sum = (costs: Record<string, number>) => Object.values(costs).reduce((a, b) => a + b, 0);
@@ -460,7 +461,8 @@ The ceiling is what this machine could do if it did nothing but the work the dat
 needs, per byte of user data, from the stages above (with the 4 + 2 stretch of 1.5 on
 every per-shard stage). The CPU work of the stages is summed and spread perfectly over the
 ${cores} cores; the disk's work (direct I/O, measured with a deep queue) is summed on its
-own, since every node and the client share one device; the ceiling is the lower bound.
+own, since every node and the client share one device (a get's reads and writes, which
+the device may serve at once, are measured together); the ceiling is the lower bound.
 It counts each stage once; dstore's upload reads and encrypts the file twice (roots
 first, then the shards the nodes were told to expect), which the ceiling does not forgive.
 

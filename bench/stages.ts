@@ -244,12 +244,25 @@ export async function measureStages(
       "the same without the flushes, as a get writes its output (as cp would)",
     );
     for (const path of unflushed) await rm(path);
+    const written = [...direct];
     recordDevice(
       "disk read, direct",
       total,
       await timeCpuRuns(runs, async () => readDirect(direct.shift()!)),
       `the same files read back with O_DIRECT, ${DEVICE_DEPTH} blocks of ${DEVICE_BLOCK / MiB} MiB in flight`,
     );
+    // A get's disk work: nodes read shards while the client writes the file. The device
+    // may serve both at once, so they are timed together rather than added up.
+    const mixed: string[] = [];
+    recordDevice(
+      "disk read + write at once, direct",
+      total,
+      await timeCpuRuns(runs, async () => {
+        await Promise.all([readDirect(written.shift()!), writeDirect("mixed", false, mixed)]);
+      }),
+      "1 GiB read back (as nodes serve shards) while 1 GiB is written, not flushed (as a get writes its output); MB/s each way",
+    );
+    for (const path of mixed) await rm(path);
     const writeBuffered = (path: string) =>
       pipeline(
         Readable.from(
