@@ -18,7 +18,7 @@ import { defaultSegmentSize } from "../client/protocol/layout.ts";
 import { MerkleBuilder, merkleRoot } from "../client/protocol/merkle.ts";
 import { type FileId, shardIdOf } from "../client/protocol/shard-id.ts";
 import { fetchShardBody, type ShardBody } from "../client/shard-body.ts";
-import { forEachChunk } from "../node-service/shard-store.ts";
+import { forEachChunk } from "../node-service/for-each-chunk.ts";
 import { type CpuRuns, mbps, median, timeCpuRuns, timeRuns } from "./data.ts";
 import { startBenchNode } from "./node-fixture.ts";
 

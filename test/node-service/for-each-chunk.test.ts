@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, request, type Server } from "node:h
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { forEachChunk } from "../../node-service/shard-store.ts";
+import { forEachChunk } from "../../node-service/for-each-chunk.ts";
 
 /** A server on loopback answering each request with the status `handle` gives. */
 async function serve(handle: (req: IncomingMessage) => Promise<number>): Promise<Server> {
