@@ -463,8 +463,8 @@ every per-shard stage). The CPU work of the stages is summed and spread perfectl
 ${cores} cores; the disk's work (direct I/O, measured with a deep queue) is summed on its
 own, since every node and the client share one device (a get's reads and writes, which
 the device may serve at once, are measured together); the ceiling is the lower bound.
-It counts each stage once; dstore's upload reads and encrypts the file twice (roots
-first, then the shards the nodes were told to expect), which the ceiling does not forgive.
+It counts each stage once, as a put and a get do each (a put computes each shard's root
+while it sends the shard, and signs the root to its node after the last byte).
 
     ${formula("put", putCost).replaceAll("\n", "\n    ")}
 

@@ -116,24 +116,35 @@ const RECEIPT_TIMEOUT = 10 * 60_000;
 export interface ShardUpload {
   /** Send the next bytes; resolves once they have been handed to the kernel. */
   write(chunk: Buffer): Promise<void>;
-  /** End the body and wait for the node's signed receipt. */
-  finish(): Promise<SignedReceipt>;
+  /**
+   * End the body and wait for the node's signed receipt. An upload opened with
+   * `deferredRoot` ends with `trailer`: the authorization naming the shard's root.
+   */
+  finish(trailer?: string): Promise<SignedReceipt>;
   /** Cut the upload off (the node discards it). */
   abort(reason: string): void;
   /** Rejects as soon as the upload fails: a node error, a lost connection, a stall. */
   readonly failed: Promise<never>;
 }
 
-/**
- * Start storing a shard of `size` bytes on a node. A node that takes no bytes for
- * `stallTimeout` ms fails the upload.
- */
+/** Options of {@link openShardUpload}. */
+export interface ShardUploadOptions {
+  /** Most ms the node may take no bytes before the upload fails (default 30 s). */
+  stallTimeout?: number;
+  /**
+   * The authorization's root is `DEFERRED_ROOT`: the body goes chunked, and `finish` sends
+   * the authorization that names the root as its trailer.
+   */
+  deferredRoot?: boolean;
+}
+
+/** Start storing a shard of `size` bytes on a node. */
 export function openShardUpload(
   base: string,
   shardId: ShardId,
   authorization: string,
   size: number,
-  { stallTimeout = 30_000 }: { stallTimeout?: number } = {},
+  { stallTimeout = 30_000, deferredRoot = false }: ShardUploadOptions = {},
 ): ShardUpload {
   const what = "storing a shard";
   let settled = false;
@@ -154,7 +165,8 @@ export function openShardUpload(
     headers: {
       [AUTHORIZATION_HEADER]: authorization,
       "content-type": "application/octet-stream",
-      "content-length": String(size),
+      // Trailers need a chunked body; the node holds it to the signed size all the same.
+      ...(deferredRoot ? { trailer: AUTHORIZATION_HEADER } : { "content-length": String(size) }),
     },
   });
   const stalled = () => fail(new Error(`no progress for ${stallTimeout} ms`));
@@ -213,8 +225,9 @@ export function openShardUpload(
           resolve();
         });
       }),
-    finish: () => {
+    finish: (trailer) => {
       if (!settled) {
+        if (trailer !== undefined) req.addTrailers({ [AUTHORIZATION_HEADER]: trailer });
         req.end();
         // The node now fsyncs, renames and signs: that may take a while for a big shard
         // on a slow disk, and is not a stall.

@@ -1,5 +1,5 @@
 /** The stages a long operation reports. */
-export type ProgressPhase = "encode" | "transfer" | "register" | "fetch" | "decode" | "write";
+export type ProgressPhase = "transfer" | "register" | "fetch" | "decode" | "write";
 
 /** A progress report: `done` of `total` units (bytes, or 1 of 1 for a transaction). */
 export interface ProgressEvent {

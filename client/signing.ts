@@ -34,20 +34,32 @@ async function signedHeader(
   });
 }
 
-function freshTerms(): { expiry: bigint; nonce: string } {
+/** The expiry and nonce of one signed request. */
+export interface RequestTerms {
+  expiry: bigint;
+  nonce: string;
+}
+
+/** Terms for a new request: valid for an hour, with a fresh nonce. */
+export function freshTerms(): RequestTerms {
   return {
     expiry: BigInt(Math.floor(Date.now() / 1000) + VALIDITY),
     nonce: hexlify(randomBytes(32)),
   };
 }
 
-/** The `X-Dstore-Authorization` header that lets one node store one shard. */
+/**
+ * The `X-Dstore-Authorization` header that lets one node store one shard. An upload whose
+ * root is `DEFERRED_ROOT` (protocol/eip712.ts) ends with the same authorization (same `terms`) naming the
+ * root, as its trailer.
+ */
 export function authorizeUpload(
   chain: Chain,
   wallet: Wallet,
   shard: Omit<UploadAuthorization, "expiry" | "nonce">,
+  terms: RequestTerms = freshTerms(),
 ): Promise<string> {
-  return signedHeader(chain, wallet, UPLOAD_TYPES, { ...shard, ...freshTerms() });
+  return signedHeader(chain, wallet, UPLOAD_TYPES, { ...shard, ...terms });
 }
 
 /** The `X-Dstore-Authorization` header that asks one node to drop one shard. */

@@ -13,6 +13,7 @@ import {
   withSpareWorkers,
   workersFor,
 } from "./data-path/codec-pool.ts";
+import type { SegmentRing } from "./data-path/segment-ring.ts";
 import { openSegmentSource, type SegmentSource } from "./data-path/segment-source.ts";
 import { DstoreError, isDstoreError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
@@ -20,11 +21,16 @@ import { deleteShard, headShard, openShardUpload } from "./node-client.ts";
 import { listNodes, type NodeView } from "./nodes.ts";
 import { planPlacement, survivableLosses } from "./placement.ts";
 import type { ProgressListener } from "./progress.ts";
-import { RECEIPT_TYPES, recoverTypedSigner, type SignedReceipt } from "./protocol/eip712.ts";
+import {
+  DEFERRED_ROOT,
+  RECEIPT_TYPES,
+  recoverTypedSigner,
+  type SignedReceipt,
+} from "./protocol/eip712.ts";
 import { checkCoding, defaultSegmentSize, type FileLayout } from "./protocol/layout.ts";
 import { MerkleBuilder, rootOfHashes } from "./protocol/merkle.ts";
 import { type FileId, newFileId, shardIdOf } from "./protocol/shard-id.ts";
-import { authorizeDeletion, authorizeUpload } from "./signing.ts";
+import { authorizeDeletion, authorizeUpload, freshTerms } from "./signing.ts";
 
 /** Options of {@link upload}. */
 export interface UploadOptions {
@@ -75,9 +81,10 @@ interface Target {
 
 /**
  * Encrypt, erasure-code and store a file, then register it on chain. The file is read
- * twice (once for the shard roots the nodes are told to expect, once to send the shards);
- * a stream is sealed once into an encrypted spool instead. A node that fails is replaced
- * by another; the file is registered only when every shard has a verified receipt.
+ * once: each shard's root is computed while the shard is sent, and signed to its node
+ * after the last byte (a stream is sealed once into an encrypted spool first, since a node
+ * that fails is replaced by another and its shard sent again). The file is registered
+ * only when every shard has a verified receipt.
  *
  * @example
  * const result = await upload(chain, "./photo.jpg", { k: 4, m: 2 });
@@ -88,8 +95,8 @@ export async function upload(
   input: string | AsyncIterable<Uint8Array>,
   options: UploadOptions = {},
 ): Promise<UploadResult> {
-  // While the roots are computed the main thread only reads the file: every core codes.
-  // The workers load their code while the input is opened.
+  // Hashing the shards is most of a put's coding work: every core codes (the main thread
+  // only moves bytes). The workers load their code while the input is opened.
   const threads = await codecWorkersFor(input);
   return withSpareWorkers(threads, (spares) => uploadWith(spares, threads, chain, input, options));
 }
@@ -101,7 +108,7 @@ export async function upload(
  */
 const INLINE_LIMIT = 64 * 1024 * 1024;
 
-/** Codec workers for the roots pass of a put, when the main thread only reads the file. */
+/** Codec workers for a put's first pass, which hashes every shard as it codes. */
 async function codecWorkersFor(input: string | AsyncIterable<Uint8Array>): Promise<number> {
   const info = typeof input === "string" ? await stat(input).catch(() => undefined) : undefined;
   return workersFor(info?.isFile() ? info.size : undefined, INLINE_LIMIT, false);
@@ -132,20 +139,18 @@ async function uploadWith(
   let keepShards = false;
   const layout = source.layout;
   const pool = new CodecPool(fileKey, getBytes(fileId), layout, { threads, spares });
-  // The nodes are asked whether they are up while the roots are computed.
+  // The nodes are asked whether they are up while the workers start.
   const listing = listNodes(chain, { probe: true });
   listing.catch(() => {});
   try {
     checkCoding(layout);
-    // Wrapping the key (elliptic-curve work in JavaScript) fills the wait for the workers.
+    // Wrapping the key (elliptic-curve work in JavaScript) fills the wait for the nodes.
     const wrappedKey = wrapFileKey(
       fileKey,
       fileId,
       wallet.signingKey.publicKey,
       nameOf(options.name ?? (typeof input === "string" ? basename(input) : undefined)),
     );
-    const roots = await shardRoots(source, pool, options);
-    await pool.resize(defaultWorkers());
     const nodes = (await listing).filter((node) => node.online);
     const plan = planPlacement(
       nodes.map((node) => ({ nodeId: node.nodeId, free: node.free ?? 0 })),
@@ -161,8 +166,9 @@ async function uploadWith(
     }
     const byId = new Map(nodes.map((node) => [node.nodeId, node]));
     const targets = plan.placements.map((nodeId, index) => ({ index, node: byId.get(nodeId)! }));
-    const session = { chain, wallet, fileId, layout, roots, options, stored, source, pool };
+    const session: Session = { chain, wallet, fileId, layout, options, stored, source, pool };
     await storeAll(session, targets, nodes);
+    const roots = session.roots!;
 
     const placements = stored
       .sort((a, b) => a.target.index - b.target.index)
@@ -224,31 +230,35 @@ async function uploadWith(
   }
 }
 
-/** Pass 1: the Merkle root of every shard, without sending anything. */
-async function shardRoots(
-  source: SegmentSource,
-  pool: CodecPool,
-  options: UploadOptions,
-): Promise<string[]> {
-  const { layout } = source;
-  const ring = pool.ring;
-  const builders = Array.from({ length: layout.shards }, () => new MerkleBuilder());
-  let done = 0;
-  options.onProgress?.({ phase: "encode", done, total: layout.size });
-  await forEachSegment(source, pool, true, options.signal, (slot, index, roots) => {
-    for (let i = 0; i < layout.shards; i++) {
+/** The Merkle roots of a file's shards, fed the coded segments in order. */
+class ShardRoots {
+  readonly #builders: MerkleBuilder[];
+  readonly #ring: SegmentRing;
+  readonly #layout: FileLayout;
+
+  constructor(layout: FileLayout, ring: SegmentRing) {
+    this.#layout = layout;
+    this.#ring = ring;
+    this.#builders = Array.from({ length: layout.shards }, () => new MerkleBuilder());
+  }
+
+  /** Take segment `index`'s pieces, in `slot`, with the subtree roots a worker made. */
+  add(slot: number, index: number, roots: PieceRoots | undefined): void {
+    for (let i = 0; i < this.#builders.length; i++) {
+      const builder = this.#builders[i]!;
       const subtree = roots?.[i];
       // Pieces on the leaf grid arrive with their subtree root from a worker; the rest
-      // (a short last segment) are hashed here.
-      if (subtree && builders[i]!.isAlignedTo(subtree.height))
-        builders[i]!.appendSubtree(subtree.root, subtree.height);
-      else builders[i]!.update(ring.piece(slot, i, layout.pieceSize(index)));
+      // (a short last segment, or every piece when coding on this thread) are hashed here.
+      if (subtree && builder.isAlignedTo(subtree.height))
+        builder.appendSubtree(subtree.root, subtree.height);
+      else builder.update(this.#ring.piece(slot, i, this.#layout.pieceSize(index)));
     }
-    ring.release(slot);
-    done += layout.plainLength(index);
-    options.onProgress?.({ phase: "encode", done, total: layout.size });
-  });
-  return builders.map((builder) => `0x${builder.digest().toString("hex")}`);
+  }
+
+  /** Every shard's root, 0x-hex. */
+  digest(): string[] {
+    return this.#builders.map((builder) => `0x${builder.digest().toString("hex")}`);
+  }
 }
 
 /**
@@ -306,12 +316,17 @@ interface Session {
   wallet: Wallet;
   fileId: FileId;
   layout: FileLayout;
-  roots: string[];
+  /** Every shard's root, once the first pass has computed them. */
+  roots?: string[];
   options: UploadOptions;
   stored: { target: Target; receipt: SignedReceipt }[];
 }
 
-/** Pass 2 and its retries: send every shard, replacing nodes that fail, until all are stored. */
+/**
+ * Send every shard, replacing nodes that fail, until all are stored. The first pass
+ * computes the roots as it sends (the nodes get each root after its shard); a pass that
+ * sends again what failed signs the known roots up front, and codes on fewer workers.
+ */
 async function storeAll(s: Session, targets: Target[], nodes: NodeView[]): Promise<void> {
   const attempts = s.options.attempts ?? 3;
   const failed = new Set<number>();
@@ -319,6 +334,8 @@ async function storeAll(s: Session, targets: Target[], nodes: NodeView[]): Promi
   for (let attempt = 1; pending.length > 0; attempt++) {
     const failures = await sendShards(s, pending);
     if (failures.length === 0) return;
+    if (attempt === 1) await s.pool.resize(defaultWorkers());
+    const replaced = failures.filter((failure) => !failure.rootAfterLost);
     if (attempt >= attempts) {
       const [first] = failures;
       throw new DstoreError(
@@ -326,7 +343,7 @@ async function storeAll(s: Session, targets: Target[], nodes: NodeView[]): Promi
         `shard ${first!.target.index} could not be stored after ${attempts} attempts: ${first!.reason}`,
       );
     }
-    for (const { target, reason } of failures) {
+    for (const { target, reason } of replaced) {
       failed.add(target.node.nodeId);
       s.options.logger?.warn("node failed, replacing it", {
         nodeId: target.node.nodeId,
@@ -334,10 +351,17 @@ async function storeAll(s: Session, targets: Target[], nodes: NodeView[]): Promi
         reason,
       });
     }
+    for (const { target } of failures.filter((failure) => failure.rootAfterLost)) {
+      s.options.logger?.warn(
+        "the node never got the root signed after its shard (a proxy that drops HTTP trailers?): sending the shard again with its root first",
+        { nodeId: target.node.nodeId, shard: target.index },
+      );
+    }
     const load = new Map<number, number>();
     for (const { target } of s.stored)
       load.set(target.node.nodeId, (load.get(target.node.nodeId) ?? 0) + 1);
-    pending = failures.map(({ target }) => {
+    pending = failures.map(({ target, rootAfterLost }) => {
+      if (rootAfterLost) return target;
       const node = leastLoaded(nodes, failed, load, s.layout.shardSize);
       if (!node)
         throw new DstoreError(
@@ -362,32 +386,48 @@ function leastLoaded(
     .sort((a, b) => (load.get(a.nodeId) ?? 0) - (load.get(b.nodeId) ?? 0))[0];
 }
 
-/** One pass over the file sending the given shards in parallel; returns the ones that failed. */
-async function sendShards(
-  s: Session,
-  targets: Target[],
-): Promise<{ target: Target; reason: string }[]> {
+/** A shard a pass failed to store, and why. */
+interface Failure {
+  target: Target;
+  reason: string;
+  /**
+   * The node took the shard but not the root signed after it: something between the two
+   * (a reverse proxy) drops HTTP trailers. The node is fine; sent with its root up front,
+   * the shard goes through.
+   */
+  rootAfterLost: boolean;
+}
+
+/**
+ * One pass over the file sending the given shards in parallel (and, on the first, computing
+ * every shard's root); returns the ones that failed.
+ */
+async function sendShards(s: Session, targets: Target[]): Promise<Failure[]> {
   const { layout, options } = s;
   const ring = s.pool.ring;
+  const roots = s.roots ? undefined : new ShardRoots(layout, ring);
   const uploads = await Promise.all(
     targets.map(async (target) => {
-      const authorization = await authorizeUpload(s.chain, s.wallet, {
+      const shard = {
         nodeId: target.node.nodeId,
         fileId: s.fileId,
         shardIndex: target.index,
         size: BigInt(layout.shardSize),
-        root: s.roots[target.index]!,
-      });
+      };
+      const terms = freshTerms();
+      const root = s.roots?.[target.index] ?? DEFERRED_ROOT;
+      const authorization = await authorizeUpload(s.chain, s.wallet, { ...shard, root }, terms);
       const upload = openShardUpload(
         target.node.endpoint,
         shardIdOf(s.fileId, target.index),
         authorization,
         layout.shardSize,
-        {
-          stallTimeout: options.stallTimeout ?? 30_000,
-        },
+        { stallTimeout: options.stallTimeout ?? 30_000, deferredRoot: roots !== undefined },
       );
-      const state = { target, upload, failed: undefined as string | undefined };
+      /** The authorization again, naming the root the pass computed: the trailer. */
+      const signRoot = () =>
+        authorizeUpload(s.chain, s.wallet, { ...shard, root: s.roots![target.index]! }, terms);
+      const state = { target, upload, signRoot, failed: undefined as string | undefined };
       upload.failed.catch((error: Error) => {
         state.failed = error.message;
       });
@@ -399,7 +439,9 @@ async function sendShards(
   options.onProgress?.({ phase: "transfer", done: 0, total });
   // Segments whose pieces are still leaving; a few may queue, the ring bounds the rest.
   const queued: Promise<void>[] = [];
-  const sending = forEachSegment(s.source, s.pool, false, options.signal, async (slot, index) => {
+  const coded = async (slot: number, index: number, pieceRoots: PieceRoots | undefined) => {
+    // Hashed before the slot can be handed back.
+    roots?.add(slot, index, pieceRoots);
     const size = layout.pieceSize(index);
     // Each piece goes out straight from the ring; the slot is free again once every
     // live upload has handed its piece to the kernel (or has failed).
@@ -418,24 +460,26 @@ async function sendShards(
     });
     queued.push(flushed);
     if (queued.length > 2) await queued.shift();
-  });
+  };
   try {
-    await sending;
+    await forEachSegment(s.source, s.pool, roots !== undefined, options.signal, coded);
     await Promise.all(queued);
   } catch (error) {
     // The source failed (or the caller aborted): cut every transfer, keep nothing.
     for (const { upload } of uploads) upload.abort("upload cancelled");
     throw error;
   }
-  const failures: { target: Target; reason: string }[] = [];
+  if (roots) s.roots = roots.digest();
+  const failures: Failure[] = [];
   await Promise.all(
-    uploads.map(async ({ target, upload }) => {
+    uploads.map(async ({ target, upload, signRoot }) => {
       try {
-        const receipt = await upload.finish();
+        const receipt = await upload.finish(roots ? await signRoot() : undefined);
         checkReceipt(s, target, receipt);
         s.stored.push({ target, receipt });
       } catch (error) {
-        failures.push({ target, reason: (error as Error).message });
+        const rootAfterLost = (error as { errorName?: string }).errorName === "RootTrailerMissing";
+        failures.push({ target, reason: (error as Error).message, rootAfterLost });
       }
     }),
   );
@@ -451,7 +495,7 @@ function checkReceipt(s: Session, target: Target, signed: SignedReceipt): void {
     fileId: s.fileId.toLowerCase(),
     shardIndex: target.index,
     size: String(s.layout.shardSize),
-    root: s.roots[target.index]!.toLowerCase(),
+    root: s.roots![target.index]!.toLowerCase(),
   };
   const got = {
     nodeId: receipt.nodeId,

@@ -2,6 +2,7 @@ import { getAddress } from "ethers";
 import type { z } from "zod";
 import type { SignedEnvelope } from "../client/protocol/authorization-header.ts";
 import {
+  DEFERRED_ROOT,
   DELETION_TYPES,
   type DstoreDomain,
   recoverTypedSigner,
@@ -62,6 +63,50 @@ export class Authorizer {
       size: Number(message.size),
       root: message.root.toLowerCase(),
     };
+  }
+
+  /**
+   * The root named by the trailer of an upload whose header (verified already) signed
+   * {@link DEFERRED_ROOT}: the trailer must be that same authorization, by the same signer,
+   * with the root filled in. Its expiry is not checked again (the header's was, when the
+   * upload began, and a large shard may take longer), nor its nonce (the header used it).
+   */
+  async verifyUploadRoot(header: string, trailer: string | undefined): Promise<string> {
+    if (trailer === undefined) {
+      throw new NodeServiceError(
+        "RootTrailerMissing",
+        "an upload signed without its root must end with the signed root in an X-Dstore-Authorization trailer",
+      );
+    }
+    const first = this.#decode(header, UploadMessageSchema);
+    const last = decodeEnvelope(trailer, UploadMessageSchema);
+    if (!last) {
+      throw new NodeServiceError("Unauthorized", "the X-Dstore-Authorization trailer is malformed");
+    }
+    const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+    const { root, ...rest } = last.message;
+    const { root: _deferred, ...signed } = first.message;
+    const matches =
+      first.chainId === last.chainId &&
+      same(first.contract, last.contract) &&
+      same(first.signer, last.signer) &&
+      Object.entries(signed).every(([key, value]) =>
+        same(String(value), String(rest[key as keyof typeof rest])),
+      );
+    if (!matches) {
+      throw new NodeServiceError(
+        "Unauthorized",
+        "the X-Dstore-Authorization trailer does not repeat the header's authorization",
+      );
+    }
+    if (same(root, DEFERRED_ROOT)) {
+      throw new NodeServiceError(
+        "Unauthorized",
+        "the X-Dstore-Authorization trailer names no root",
+      );
+    }
+    await cpuTurns.run(() => this.#checkSigner(last, UPLOAD_TYPES));
+    return root.toLowerCase();
   }
 
   /** Verify the authorization header of `DELETE /v1/shards/:shardId`. */

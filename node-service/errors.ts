@@ -21,6 +21,8 @@ export const ERROR_STATUS = {
   Unauthorized: 401,
   BadSignature: 401,
   AuthorizationExpired: 401,
+  /** An upload signed without its root ended without the root (a proxy dropped the trailer?). */
+  RootTrailerMissing: 401,
   WrongDomain: 403,
   WrongNode: 403,
   NonceReused: 403,

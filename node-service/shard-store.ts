@@ -182,12 +182,15 @@ export class ShardStore {
 
   /**
    * Stream a shard to disk and keep it only if it has exactly `meta.size` bytes and the
-   * Merkle root `meta.root`. Nothing of a failed write stays behind.
+   * Merkle root `meta.root`, or, given `rootAfter`, the root it names once the body has
+   * ended (a root the client signs after sending the shard). Nothing of a failed write
+   * stays behind.
    */
   async write(
     meta: Omit<ShardMeta, "storedAt">,
     body: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
     reservation: Reservation,
+    rootAfter?: () => Promise<string>,
   ): Promise<ShardMeta> {
     const { shardId, size } = meta;
     assertShardId(shardId);
@@ -209,10 +212,11 @@ export class ShardStore {
       const root = await this.#receive(body, size, dataTmp, leavesTmp).finally(() => {
         this.#transfers--;
       });
-      if (root !== meta.root.toLowerCase()) {
+      const expected = rootAfter ? await rootAfter() : meta.root.toLowerCase();
+      if (root !== expected) {
         throw new NodeServiceError(
           "RootMismatch",
-          `the shard's Merkle root is ${root}, not ${meta.root}`,
+          `the shard's Merkle root is ${root}, not ${expected}`,
         );
       }
       const stored: ShardMeta = { ...meta, root, storedAt: Date.now() };

@@ -3,7 +3,6 @@ import type { ProgressEvent, ProgressListener, ProgressPhase } from "../progress
 import { formatSize } from "../units.ts";
 
 const LABEL: Record<ProgressPhase, string> = {
-  encode: "encrypt+encode",
   transfer: "upload",
   register: "chain",
   fetch: "download",

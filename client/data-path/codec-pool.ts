@@ -20,8 +20,9 @@ export type PieceRoots = ({ root: Buffer; height: number } | undefined)[];
  * thread); else one per core, at most four, but one
  * fewer (at least one) when the main thread is busy too, moving a transfer's bytes between
  * sockets and files. On two cores a 1 GiB put or get ran as fast with one worker as with
- * two and peaked ~55 MiB lower (a worker costs ~35 MiB), while computing the shard roots,
- * when the main thread only reads the file, ran twice as fast with two.
+ * two and peaked ~55 MiB lower (a worker costs ~35 MiB), while computing the shard roots
+ * alone ran twice as fast with two: a put's first pass, which hashes every shard as it
+ * sends them, runs one per core (upload.ts).
  */
 export function defaultWorkers(mainThreadBusy = true): number {
   return (

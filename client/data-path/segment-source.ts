@@ -9,7 +9,7 @@ import { writeAll } from "./write-all.ts";
 
 /**
  * A file's segments by index, readable in any order and more than once: an upload reads
- * them once to compute the shard roots and again to send the shards.
+ * them once, and again to send a failed node's shard to another.
  */
 export interface SegmentSource {
   readonly layout: FileLayout;

@@ -21,6 +21,8 @@ export interface SpawnNodeOptions {
   port: number;
   /** Capacity as the CLI takes it, e.g. `10GiB`. */
   capacity: string;
+  /** The URL it registers on chain (default: http://host:port). */
+  endpoint?: string;
   /** The whole environment of the process: chain settings and the operator's key. */
   env: NodeJS.ProcessEnv;
   /** Where its output goes: a file descriptor (handed over: closed here once the process has it), or nowhere. */
@@ -42,6 +44,7 @@ export async function spawnStorageNode(o: SpawnNodeOptions): Promise<NodeProcess
     o.host,
     "--port",
     String(o.port),
+    ...(o.endpoint === undefined ? [] : ["--endpoint", o.endpoint]),
   ];
   const child = spawn(process.execPath, [CLI, ...args, "--capacity", o.capacity], {
     detached: o.detached ?? false,

@@ -17,6 +17,15 @@ export function typedDomain({ chainId, verifyingContract }: DstoreDomain): Typed
   return { name: "dstore", version: "1", chainId, verifyingContract };
 }
 
+/**
+ * The `root` of an upload authorization whose root follows the body: the client computes
+ * a shard's root while it sends the shard, and then sends the same authorization with the
+ * root filled in (signed again) as the request's trailer. The node checks both and keeps
+ * the shard only if the root it computed is the signed one. (A real SHA-256 root is never
+ * all zeros.)
+ */
+export const DEFERRED_ROOT = `0x${"00".repeat(32)}`;
+
 /** A client's permission for one node to store one shard of one file. */
 export interface UploadAuthorization {
   nodeId: number;
@@ -24,7 +33,7 @@ export interface UploadAuthorization {
   shardIndex: number;
   /** Exact bytes of the shard. */
   size: bigint;
-  /** SHA-256 Merkle root of the shard (0x-hex). */
+  /** SHA-256 Merkle root of the shard (0x-hex), or {@link DEFERRED_ROOT}. */
   root: string;
   /** Unix seconds after which the node must refuse it. */
   expiry: bigint;

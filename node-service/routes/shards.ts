@@ -1,6 +1,7 @@
 import { type Request, type Response, Router } from "express";
 import type { Logger } from "../../client/logger.ts";
 import { AUTHORIZATION_HEADER } from "../../client/protocol/authorization-header.ts";
+import { DEFERRED_ROOT } from "../../client/protocol/eip712.ts";
 import { isShardId, type ShardId } from "../../client/protocol/shard-id.ts";
 import type { Authorizer } from "../authorizer.ts";
 import { NodeServiceError } from "../errors.ts";
@@ -30,10 +31,21 @@ export function shardRoutes(c: ShardRouteComponents): Router {
 
   router.put("/v1/shards/:shardId", async (req, res) => {
     const shardId = parseShardId(req.params.shardId);
-    const grant = await c.authorizer.verifyUpload(req.get(AUTHORIZATION_HEADER), shardId);
+    const header = req.get(AUTHORIZATION_HEADER);
+    const grant = await c.authorizer.verifyUpload(header, shardId);
+    // A root signed after the body comes in the request's trailer, which needs chunks.
+    const deferred = grant.root === DEFERRED_ROOT;
+    if (deferred && req.get("content-length") !== undefined) {
+      throw new NodeServiceError(
+        "InvalidRequest",
+        "an upload signed without its root sends its body chunked, the signed root in a trailer",
+      );
+    }
     checkContentLength(req, grant.size);
     const existing = c.store.get(shardId);
     if (existing) {
+      if (deferred)
+        throw new NodeServiceError("ShardExists", "this node already stores that shard");
       if (existing.root !== grant.root || existing.size !== grant.size) {
         throw new NodeServiceError(
           "ShardExists",
@@ -49,7 +61,10 @@ export function shardRoutes(c: ShardRouteComponents): Router {
       req.destroy(new NodeServiceError("RequestAborted", `no bytes for ${UPLOAD_IDLE_TIMEOUT} ms`)),
     );
     const reservation = c.store.reserve(grant.size);
-    const meta = await c.store.write({ shardId, ...grant }, req, reservation);
+    const rootAfter = deferred
+      ? () => c.authorizer.verifyUploadRoot(header!, req.trailers[AUTHORIZATION_HEADER])
+      : undefined;
+    const meta = await c.store.write({ shardId, ...grant }, req, reservation, rootAfter);
     c.metrics.bytesIn.inc(meta.size);
     c.logger.debug("shard stored", { shardId, size: meta.size });
     res.status(201).json(await c.receipts.sign(meta));

@@ -76,6 +76,8 @@ export interface NodeProcessOptions {
   port: number;
   dataDir: string;
   capacity?: string;
+  /** The URL it registers on chain (default: its own). */
+  endpoint?: string;
   env?: Record<string, string>;
   logFile?: string;
 }
@@ -87,6 +89,7 @@ export async function startNodeProcess(o: NodeProcessOptions): Promise<NodeProce
     host: o.host ?? "127.0.0.1",
     port: o.port,
     capacity: o.capacity ?? "1GiB",
+    ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint }),
     output: o.logFile ? openSync(o.logFile, "a") : "ignore",
     env: {
       PATH: process.env.PATH ?? "",

@@ -22,6 +22,8 @@ export interface HttpRequestOptions {
   headers?: OutgoingHttpHeaders;
   /** Bytes, or a stream sent chunked unless a content-length header is given. */
   body?: Uint8Array | AsyncIterable<Uint8Array>;
+  /** Trailers after the body, which then goes chunked. */
+  trailers?: Record<string, string>;
   signal?: AbortSignal;
 }
 
@@ -42,7 +44,7 @@ export function httpRequest(base: string, o: HttpRequestOptions): Promise<HttpRe
         path: o.path,
         // Node sends a GET's body without a length unless told; always state it for bytes.
         headers:
-          o.body instanceof Uint8Array
+          o.body instanceof Uint8Array && !o.trailers
             ? { "content-length": String(o.body.length), ...o.headers }
             : o.headers,
         agent: false,
@@ -66,7 +68,11 @@ export function httpRequest(base: string, o: HttpRequestOptions): Promise<HttpRe
       // The server may answer and close before it has read the body; keep that answer.
       if (!answered) reject(error);
     });
-    if (o.body === undefined) req.end();
+    if (o.trailers) {
+      if (o.body instanceof Uint8Array) req.write(o.body);
+      req.addTrailers(o.trailers);
+      req.end();
+    } else if (o.body === undefined) req.end();
     else if (o.body instanceof Uint8Array) req.end(o.body);
     else Readable.from(o.body).pipe(req);
   });
@@ -104,24 +110,33 @@ export function expectError(result: HttpResult, status: number, name: string): v
   expect(text).not.toMatch(/\bat .+:\d+:\d+|node_modules|\.ts\b/);
 }
 
-/** PUT a shard's bytes (or `body`) with `authorization`, content-length set unless chunked. */
+/**
+ * PUT a shard's bytes (or `body`) with `authorization`, content-length set unless chunked;
+ * with `trailer`, the body goes chunked and ends with that authorization as its trailer.
+ */
 export function putShardRaw(
   base: string,
   shard: Pick<ExampleShard, "shardId" | "body">,
   authorization: string | undefined,
-  o: { body?: Uint8Array | AsyncIterable<Uint8Array>; headers?: OutgoingHttpHeaders } = {},
+  o: {
+    body?: Uint8Array | AsyncIterable<Uint8Array>;
+    headers?: OutgoingHttpHeaders;
+    trailer?: string;
+  } = {},
 ): Promise<HttpResult> {
   const body = o.body ?? shard.body;
+  const chunked = !(body instanceof Uint8Array) || o.trailer !== undefined;
   return httpRequest(base, {
     method: "PUT",
     path: `/v1/shards/${shard.shardId}`,
     headers: {
       ...(authorization === undefined ? {} : { [AUTHORIZATION_HEADER]: authorization }),
       "content-type": "application/octet-stream",
-      ...(body instanceof Uint8Array ? { "content-length": String(body.length) } : {}),
+      ...(chunked ? {} : { "content-length": String(body.length) }),
       ...o.headers,
     },
     body,
+    ...(o.trailer === undefined ? {} : { trailers: { [AUTHORIZATION_HEADER]: o.trailer } }),
   });
 }
 

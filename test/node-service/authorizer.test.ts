@@ -2,7 +2,11 @@ import { join } from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { devAccount } from "../../client/devnet/devnet.ts";
 import { encodeEnvelope } from "../../client/protocol/authorization-header.ts";
-import type { ShardDeletion, UploadAuthorization } from "../../client/protocol/eip712.ts";
+import {
+  DEFERRED_ROOT,
+  type ShardDeletion,
+  type UploadAuthorization,
+} from "../../client/protocol/eip712.ts";
 import { Authorizer, MAX_VALIDITY_SECONDS } from "../../node-service/authorizer.ts";
 import { NonceStore } from "../../node-service/nonce-store.ts";
 import { removeTempDirs, tempDir } from "../helpers/data-dir.ts";
@@ -154,6 +158,63 @@ describe("Authorizer", () => {
         name: "BadSignature",
       });
       await authorizer.verifyUpload(await upload({ message: { nonce } }), shard.shardId);
+    });
+  });
+
+  describe("verifyUploadRoot (a root signed after the body, in the trailer)", () => {
+    const terms = { nonce: `0x${"7b".repeat(32)}`, expiry: secondsFromNow(600) };
+    const deferred = () => upload({ message: { root: DEFERRED_ROOT, ...terms } });
+    const trailer = (o: Omit<HeaderOptions<UploadAuthorization>, "signer"> = {}) =>
+      upload({ ...o, message: { ...terms, ...o.message } });
+
+    it("gives the root of a trailer that repeats the header's authorization with it", async () => {
+      const header = await deferred();
+      await authorizer.verifyUpload(header, shard.shardId);
+      const root = await authorizer.verifyUploadRoot(
+        header,
+        await trailer({ message: { root: shard.root.toUpperCase().replace("0X", "0x") } }),
+      );
+      expect(root).toBe(shard.root);
+    });
+
+    it("refuses an upload without the trailer (401 RootTrailerMissing)", async () => {
+      await expect(authorizer.verifyUploadRoot(await deferred(), undefined)).rejects.toMatchObject({
+        name: "RootTrailerMissing",
+      });
+    });
+
+    it.each<[string, () => Promise<string | undefined>]>([
+      ["malformed", async () => "%%%"],
+      ["for another nonce", () => trailer({ message: { nonce: `0x${"7c".repeat(32)}` } })],
+      ["for another size", () => trailer({ message: { size: 4999n } })],
+      ["for another expiry", () => trailer({ message: { expiry: terms.expiry + 1n } })],
+      ["for another shard", () => trailer({ message: { shardIndex: 3 } })],
+      [
+        "signed by someone else",
+        () => uploadHeader(target, shard, { signer: stranger, message: terms }),
+      ],
+      ["still without a root", () => trailer({ message: { root: DEFERRED_ROOT } })],
+      [
+        "for another chain",
+        () =>
+          trailer({ signedDomain: { ...target.domain, chainId: 1n }, envelope: { chainId: "1" } }),
+      ],
+    ])("refuses a trailer %s (401 Unauthorized)", async (_what, make) => {
+      const header = await deferred();
+      await expect(authorizer.verifyUploadRoot(header, await make())).rejects.toMatchObject({
+        name: "Unauthorized",
+      });
+    });
+
+    it("refuses a trailer whose signature is not its named signer's (BadSignature)", async () => {
+      const forged = await uploadHeader(target, shard, {
+        signer: stranger,
+        message: terms,
+        envelope: { signer: client.address },
+      });
+      await expect(authorizer.verifyUploadRoot(await deferred(), forged)).rejects.toMatchObject({
+        name: "BadSignature",
+      });
     });
   });
 

@@ -1,8 +1,9 @@
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { devAccount } from "../../client/devnet/devnet.ts";
 import { AUTHORIZATION_HEADER } from "../../client/protocol/authorization-header.ts";
-import type { UploadAuthorization } from "../../client/protocol/eip712.ts";
+import { DEFERRED_ROOT, type UploadAuthorization } from "../../client/protocol/eip712.ts";
 import { type StorageNode, startStorageNode } from "../../node-service/storage-node.ts";
 import { type NodeProcess, startNodeProcess } from "../helpers/cli.ts";
 import { filesUnder, removeTempDirs, tempDir } from "../helpers/data-dir.ts";
@@ -15,6 +16,7 @@ import {
   pausedBody,
   putShardRaw,
   rawExchange,
+  receiptOf,
   statusOf,
 } from "../helpers/node-api.ts";
 import { eventually } from "../helpers/poll.ts";
@@ -408,6 +410,82 @@ describe("storage node errors: JSON { error, message }, the right status, nothin
         expect((await slow).status).toBe(201);
         stored.push(shard);
         expect((await statusOf(base)).reserved).toBe(0);
+      });
+    });
+
+    describe("a root signed after the body, in the trailer", () => {
+      const terms = () => ({
+        nonce: `0x${randomBytes(32).toString("hex")}`,
+        expiry: secondsFromNow(600),
+      });
+      type Terms = ReturnType<typeof terms>;
+      const deferred = (shard: ExampleShard, t: Terms) =>
+        header(shard, { message: { root: DEFERRED_ROOT, ...t } });
+      const signedRoot = (shard: ExampleShard, t: Terms, root = shard.root) =>
+        header(shard, { message: { root, ...t } });
+
+      it("stores a chunked body whose trailer signs its root; the receipt names that root", async () => {
+        const shard = exampleShard(300 * KiB + 5);
+        const t = terms();
+        const result = await putShardRaw(base, shard, await deferred(shard, t), {
+          trailer: await signedRoot(shard, t),
+        });
+        expect(result.status).toBe(201);
+        expect(receiptOf(result).receipt.root).toBe(shard.root);
+        const served = await httpRequest(base, { path: `/v1/shards/${shard.shardId}` });
+        expect(served.headers["x-dstore-root"]).toBe(shard.root);
+        expect(served.body).toEqual(shard.body);
+        stored.push(shard);
+        // Stored now: a second upload of it with a deferred root is refused.
+        const again = terms();
+        expectError(
+          await putShardRaw(base, shard, await deferred(shard, again), {
+            trailer: await signedRoot(shard, again),
+          }),
+          409,
+          "ShardExists",
+        );
+      });
+
+      it("refuses a body without the trailer (401 RootTrailerMissing) and keeps nothing", async () => {
+        const shard = exampleShard(100 * KiB);
+        const body = pausedBody(shard.body, { pause: 0, gate: Promise.resolve() });
+        expectError(
+          await putShardRaw(base, shard, await deferred(shard, terms()), { body }),
+          401,
+          "RootTrailerMissing",
+        );
+        await expectNothingKept(shard);
+      });
+
+      it("refuses a trailer from another authorization (401 Unauthorized) and keeps nothing", async () => {
+        const shard = exampleShard(100 * KiB);
+        const result = await putShardRaw(base, shard, await deferred(shard, terms()), {
+          trailer: await signedRoot(shard, terms()),
+        });
+        expectError(result, 401, "Unauthorized");
+        await expectNothingKept(shard);
+      });
+
+      it("refuses bytes whose root is not the one the trailer signs (422 RootMismatch) and keeps nothing", async () => {
+        const shard = exampleShard(100 * KiB);
+        const t = terms();
+        const wrong = exampleShard(100 * KiB).root;
+        const result = await putShardRaw(base, shard, await deferred(shard, t), {
+          trailer: await signedRoot(shard, t, wrong),
+        });
+        expectError(result, 422, "RootMismatch");
+        await expectNothingKept(shard);
+      });
+
+      it("refuses a body with a Content-Length, which cannot carry a trailer (400 InvalidRequest)", async () => {
+        const shard = exampleShard(10 * KiB);
+        expectError(
+          await putShardRaw(base, shard, await deferred(shard, terms())),
+          400,
+          "InvalidRequest",
+        );
+        await expectNothingKept(shard);
       });
     });
 

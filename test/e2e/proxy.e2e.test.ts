@@ -1,0 +1,109 @@
+import { randomBytes } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
+import { createServer, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { devAccount } from "../../client/devnet/devnet.ts";
+import { type NodeProcess, runCli, startNodeProcess } from "../helpers/cli.ts";
+import { removeTempDirs, tempDir } from "../helpers/data-dir.ts";
+import { type LocalChain, startLocalChain } from "../helpers/local-chain.ts";
+import { freePort } from "../helpers/ports.ts";
+
+/**
+ * A reverse proxy in front of a node that passes every request and answer on but drops
+ * request trailers, as nginx does: bodies go on chunked, the trailer is lost.
+ */
+interface TrailerDroppingProxy {
+  url: string;
+  server: Server;
+  /** Requests that came with a trailer, which was not passed on. */
+  dropped: number;
+}
+
+async function trailerDroppingProxy(target: string): Promise<TrailerDroppingProxy> {
+  const proxy = { url: "", server: createServer(), dropped: 0 };
+  proxy.server.on("request", (req, res) => {
+    const { trailer: _dropped, ...headers } = req.headers;
+    const upstream = request(
+      `${target}${req.url}`,
+      { method: req.method, headers, agent: false },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on("error", () => res.destroy());
+    req.on("end", () => {
+      if (Object.keys(req.trailers).length > 0) proxy.dropped++;
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => proxy.server.listen(0, "127.0.0.1", resolve));
+  proxy.url = `http://127.0.0.1:${(proxy.server.address() as AddressInfo).port}`;
+  return proxy;
+}
+
+// Nodes whose operators put a proxy in front of them that drops HTTP trailers: an upload
+// then sends each shard a second time, to the same node, with its root up front.
+describe("nodes behind a proxy that drops request trailers", () => {
+  let chain: LocalChain;
+  let work: string;
+  let env: Record<string, string>;
+  const proxies: TrailerDroppingProxy[] = [];
+  const nodes: NodeProcess[] = [];
+
+  beforeAll(async () => {
+    chain = await startLocalChain();
+    work = await tempDir("dstore-proxy-");
+    env = {
+      ...chain.env,
+      DSTORE_PRIVATE_KEY: devAccount(0).privateKey,
+      DSTORE_DEVNET_DIR: join(work, "none"),
+    };
+    for (let i = 0; i < 3; i++) {
+      const port = await freePort();
+      const proxy = await trailerDroppingProxy(`http://127.0.0.1:${port}`);
+      proxies.push(proxy);
+      nodes.push(
+        await startNodeProcess({
+          chain,
+          account: i + 1,
+          port,
+          dataDir: await tempDir(`dstore-proxy-node-${i}-`),
+          endpoint: proxy.url,
+        }),
+      );
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    try {
+      await Promise.all(nodes.map((node) => node.stop()));
+      for (const proxy of proxies) proxy.server.close();
+      await chain?.stop();
+    } finally {
+      await removeTempDirs();
+    }
+  });
+
+  it("stores every shard on its own node all the same, and the file reads back whole", async () => {
+    const data = randomBytes(5 * 2 ** 20 + 3);
+    const path = join(work, "file.bin");
+    await writeFile(path, data);
+    // Three shards on three nodes: a node dropped for the lost trailer would leave none
+    // to take its shard.
+    const put = await runCli(["put", path, "-k", "2", "-m", "1", "--json"], env);
+    expect(put.code, put.stderr).toBe(0);
+    const { fileId, placements } = JSON.parse(put.stdout) as {
+      fileId: string;
+      placements: number[];
+    };
+    expect([...placements].sort()).toEqual(nodes.map((node) => node.nodeId).sort());
+    for (const proxy of proxies) expect(proxy.dropped).toBe(1);
+    const out = join(work, "file.out");
+    const get = await runCli(["get", fileId, "-o", out], env);
+    expect(get.code, get.stderr).toBe(0);
+    expect((await readFile(out)).equals(data)).toBe(true);
+  }, 120_000);
+});
