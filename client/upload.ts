@@ -326,18 +326,21 @@ interface Session {
  * Send every shard, replacing nodes that fail, until all are stored. The first pass
  * computes the roots as it sends (the nodes get each root after its shard); a pass that
  * sends again what failed signs the known roots up front, and codes on fewer workers.
+ * `attempts` bounds the passes that replace a node.
  */
 async function storeAll(s: Session, targets: Target[], nodes: NodeView[]): Promise<void> {
   const attempts = s.options.attempts ?? 3;
   const failed = new Set<number>();
   let pending = targets;
-  for (let attempt = 1; pending.length > 0; attempt++) {
+  // Passes that replaced a node; sending a shard again to the same node is not one.
+  let attempt = 1;
+  while (pending.length > 0) {
     const failures = await sendShards(s, pending);
     if (failures.length === 0) return;
-    if (attempt === 1) await s.pool.resize(defaultWorkers());
-    const replaced = failures.filter((failure) => !failure.rootAfterLost);
-    if (attempt >= attempts) {
-      const [first] = failures;
+    await s.pool.resize(defaultWorkers());
+    const replaced = failures.filter((failure) => !failure.sameNode);
+    if (replaced.length > 0 && attempt++ >= attempts) {
+      const [first] = replaced;
       throw new DstoreError(
         "UploadFailed",
         `shard ${first!.target.index} could not be stored after ${attempts} attempts: ${first!.reason}`,
@@ -351,17 +354,18 @@ async function storeAll(s: Session, targets: Target[], nodes: NodeView[]): Promi
         reason,
       });
     }
-    for (const { target } of failures.filter((failure) => failure.rootAfterLost)) {
-      s.options.logger?.warn(
-        "the node never got the root signed after its shard (a proxy that drops HTTP trailers?): sending the shard again with its root first",
-        { nodeId: target.node.nodeId, shard: target.index },
-      );
+    for (const { target, reason } of failures.filter((failure) => failure.sameNode)) {
+      s.options.logger?.warn("sending the shard to the node again, its root first", {
+        nodeId: target.node.nodeId,
+        shard: target.index,
+        reason,
+      });
     }
     const load = new Map<number, number>();
     for (const { target } of s.stored)
       load.set(target.node.nodeId, (load.get(target.node.nodeId) ?? 0) + 1);
-    pending = failures.map(({ target, rootAfterLost }) => {
-      if (rootAfterLost) return target;
+    pending = failures.map(({ target, sameNode }) => {
+      if (sameNode) return target;
       const node = leastLoaded(nodes, failed, load, s.layout.shardSize);
       if (!node)
         throw new DstoreError(
@@ -391,12 +395,17 @@ interface Failure {
   target: Target;
   reason: string;
   /**
-   * The node took the shard but not the root signed after it: something between the two
-   * (a reverse proxy) drops HTTP trailers. The node is fine; sent with its root up front,
-   * the shard goes through.
+   * Send the shard to the same node again, its root signed up front: the node took the
+   * shard but its root, signed after it, did not get through (a reverse proxy that drops
+   * HTTP trailers, or one that buffers the body and sends it with a length), or it took
+   * the zero root for the root (a node from before roots signed after the shard). None of
+   * these is the node's failing, and none counts as an attempt.
    */
-  rootAfterLost: boolean;
+  sameNode: boolean;
 }
+
+/** Node errors of a pass that signs roots after the shards that mean {@link Failure.sameNode}. */
+const ROOT_AFTER_REFUSED = new Set(["RootTrailerMissing", "RootMismatch"]);
 
 /**
  * One pass over the file sending the given shards in parallel (and, on the first, computing
@@ -478,8 +487,9 @@ async function sendShards(s: Session, targets: Target[]): Promise<Failure[]> {
         checkReceipt(s, target, receipt);
         s.stored.push({ target, receipt });
       } catch (error) {
-        const rootAfterLost = (error as { errorName?: string }).errorName === "RootTrailerMissing";
-        failures.push({ target, reason: (error as Error).message, rootAfterLost });
+        const name = (error as { errorName?: string }).errorName ?? "";
+        const sameNode = roots !== undefined && ROOT_AFTER_REFUSED.has(name);
+        failures.push({ target, reason: (error as Error).message, sameNode });
       }
     }),
   );

@@ -33,12 +33,14 @@ export function shardRoutes(c: ShardRouteComponents): Router {
     const shardId = parseShardId(req.params.shardId);
     const header = req.get(AUTHORIZATION_HEADER);
     const grant = await c.authorizer.verifyUpload(header, shardId);
-    // A root signed after the body comes in the request's trailer, which needs chunks.
+    // A root signed after the body comes in the request's trailer, which needs a chunked
+    // body: one with a length (a proxy that buffers bodies, as nginx does) has lost it, so
+    // it is refused before a byte is read.
     const deferred = grant.root === DEFERRED_ROOT;
     if (deferred && req.get("content-length") !== undefined) {
       throw new NodeServiceError(
-        "InvalidRequest",
-        "an upload signed without its root sends its body chunked, the signed root in a trailer",
+        "RootTrailerMissing",
+        "an upload signed without its root sends its body chunked, the signed root in a trailer; this one came with a length (a proxy on the way that buffers bodies?)",
       );
     }
     checkContentLength(req, grant.size);

@@ -12,7 +12,8 @@ import { freePort } from "../helpers/ports.ts";
 
 /**
  * A reverse proxy in front of a node that passes every request and answer on but drops
- * request trailers, as nginx does: bodies go on chunked, the trailer is lost.
+ * request trailers, as nginx does: a body goes on chunked (nginx with request buffering
+ * off), or, with `buffer`, read whole and sent with its length (nginx's default).
  */
 interface TrailerDroppingProxy {
   url: string;
@@ -21,31 +22,52 @@ interface TrailerDroppingProxy {
   dropped: number;
 }
 
-async function trailerDroppingProxy(target: string): Promise<TrailerDroppingProxy> {
+async function trailerDroppingProxy(
+  target: string,
+  buffer: boolean,
+): Promise<TrailerDroppingProxy> {
   const proxy = { url: "", server: createServer(), dropped: 0 };
-  proxy.server.on("request", (req, res) => {
-    const { trailer: _dropped, ...headers } = req.headers;
+  proxy.server.on("request", async (req, res) => {
+    const { trailer: _trailer, "transfer-encoding": chunked, ...headers } = req.headers;
+    const body: Buffer[] = [];
+    if (buffer) for await (const chunk of req) body.push(chunk as Buffer);
+    const length = buffer ? { "content-length": String(Buffer.concat(body).length) } : {};
     const upstream = request(
       `${target}${req.url}`,
-      { method: req.method, headers, agent: false },
+      {
+        method: req.method,
+        headers: {
+          ...headers,
+          ...(chunked && !buffer ? { "transfer-encoding": chunked } : {}),
+          ...length,
+        },
+        agent: false,
+      },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       },
     );
     upstream.on("error", () => res.destroy());
-    req.on("end", () => {
+    const counted = () => {
       if (Object.keys(req.trailers).length > 0) proxy.dropped++;
-    });
-    req.pipe(upstream);
+    };
+    if (buffer) {
+      counted();
+      upstream.end(Buffer.concat(body));
+    } else {
+      req.on("end", counted);
+      req.pipe(upstream);
+    }
   });
   await new Promise<void>((resolve) => proxy.server.listen(0, "127.0.0.1", resolve));
   proxy.url = `http://127.0.0.1:${(proxy.server.address() as AddressInfo).port}`;
   return proxy;
 }
 
-// Nodes whose operators put a proxy in front of them that drops HTTP trailers: an upload
-// then sends each shard a second time, to the same node, with its root up front.
+// Nodes whose operators put a proxy in front of them that drops HTTP trailers (one that
+// buffers bodies, two that stream them): an upload then sends each shard a second time,
+// to the same node, with its root up front.
 describe("nodes behind a proxy that drops request trailers", () => {
   let chain: LocalChain;
   let work: string;
@@ -63,7 +85,7 @@ describe("nodes behind a proxy that drops request trailers", () => {
     };
     for (let i = 0; i < 3; i++) {
       const port = await freePort();
-      const proxy = await trailerDroppingProxy(`http://127.0.0.1:${port}`);
+      const proxy = await trailerDroppingProxy(`http://127.0.0.1:${port}`, i === 0);
       proxies.push(proxy);
       nodes.push(
         await startNodeProcess({

@@ -189,6 +189,16 @@ describe("Authorizer", () => {
       ["for another size", () => trailer({ message: { size: 4999n } })],
       ["for another expiry", () => trailer({ message: { expiry: terms.expiry + 1n } })],
       ["for another shard", () => trailer({ message: { shardIndex: 3 } })],
+      ["for another node", () => trailer({ message: { nodeId: 5 } })],
+      ["for another file", () => trailer({ message: { fileId: `0x${"ab".repeat(32)}` } })],
+      [
+        "for another FileRegistry",
+        () =>
+          trailer({
+            signedDomain: { ...target.domain, verifyingContract: stranger.address },
+            envelope: { contract: stranger.address },
+          }),
+      ],
       [
         "signed by someone else",
         () => uploadHeader(target, shard, { signer: stranger, message: terms }),
@@ -203,6 +213,16 @@ describe("Authorizer", () => {
       const header = await deferred();
       await expect(authorizer.verifyUploadRoot(header, await make())).rejects.toMatchObject({
         name: "Unauthorized",
+      });
+    });
+
+    it("refuses the trailer sent as the header of another upload: its nonce is used (NonceReused)", async () => {
+      const header = await deferred();
+      await authorizer.verifyUpload(header, shard.shardId);
+      const signedRoot = await trailer({ message: { root: shard.root } });
+      await authorizer.verifyUploadRoot(header, signedRoot);
+      await expect(authorizer.verifyUpload(signedRoot, shard.shardId)).rejects.toMatchObject({
+        name: "NonceReused",
       });
     });
 

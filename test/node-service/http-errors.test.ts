@@ -478,12 +478,12 @@ describe("storage node errors: JSON { error, message }, the right status, nothin
         await expectNothingKept(shard);
       });
 
-      it("refuses a body with a Content-Length, which cannot carry a trailer (400 InvalidRequest)", async () => {
+      it("refuses a body with a Content-Length, which cannot carry a trailer (401 RootTrailerMissing)", async () => {
         const shard = exampleShard(10 * KiB);
         expectError(
           await putShardRaw(base, shard, await deferred(shard, terms())),
-          400,
-          "InvalidRequest",
+          401,
+          "RootTrailerMissing",
         );
         await expectNothingKept(shard);
       });
