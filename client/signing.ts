@@ -50,8 +50,8 @@ export function freshTerms(): RequestTerms {
 
 /**
  * The `X-Dstore-Authorization` header that lets one node store one shard. An upload whose
- * root is `DEFERRED_ROOT` (protocol/eip712.ts) ends with the same authorization (same `terms`) naming the
- * root, as its trailer.
+ * root is `DEFERRED_ROOT` (protocol/eip712.ts) ends with the same authorization (the same
+ * `terms`) naming the root, as its trailer.
  */
 export function authorizeUpload(
   chain: Chain,
