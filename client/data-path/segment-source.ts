@@ -39,7 +39,8 @@ export interface SegmentOptions {
 
 /**
  * The segments of a file path (read with positioned reads on every pass) or of a stream
- * (sealed once into an encrypted spool file, since a stream cannot be read twice).
+ * (sealed once into an encrypted spool file: a failed node's shard may have to be sent
+ * again, and a stream cannot be read twice).
  */
 export async function openSegmentSource(
   input: string | AsyncIterable<Uint8Array>,
