@@ -23,6 +23,11 @@ export interface NodeStatusReport {
   free: number;
   shards: number;
   version: string;
+  /**
+   * False while roots signed after a shard (an HTTP trailer) do not reach the node (a proxy
+   * in front of it); absent from nodes from before such roots.
+   */
+  rootTrailers?: boolean;
 }
 
 /** Options common to node requests. */

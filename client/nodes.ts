@@ -19,6 +19,11 @@ export interface NodeView {
   free?: number;
   /** Shards the node reports (only when probed and online). */
   shards?: number;
+  /**
+   * Whether roots signed after a shard reach the node (only when probed and online): false
+   * when it says they do not (a proxy in front of it drops HTTP trailers).
+   */
+  rootTrailers?: boolean;
 }
 
 const STATUS = ["None", "Active", "Exiting", "Exited"] as const;
@@ -63,6 +68,7 @@ async function probe(node: NodeView): Promise<void> {
     node.online = status.nodeId === node.nodeId;
     node.free = status.free;
     node.shards = status.shards;
+    node.rootTrailers = status.rootTrailers !== false;
   } catch {
     node.online = false;
   }

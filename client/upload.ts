@@ -324,20 +324,26 @@ interface Session {
 
 /**
  * Send every shard, replacing nodes that fail, until all are stored. The first pass
- * computes the roots as it sends (the nodes get each root after its shard); a pass that
- * sends again what failed signs the known roots up front, and codes on fewer workers.
- * `attempts` bounds the passes that replace a node.
+ * computes the roots as it sends (the nodes get each root after its shard); the next
+ * sends, with the roots signed up front, what failed and the shards of nodes that say
+ * roots signed after a shard do not reach them, and codes on fewer workers. `attempts`
+ * bounds the passes that replace a node.
  */
 async function storeAll(s: Session, targets: Target[], nodes: NodeView[]): Promise<void> {
   const attempts = s.options.attempts ?? 3;
   const failed = new Set<number>();
-  let pending = targets;
+  // A node that says roots signed after a shard do not reach it gets its shards once the
+  // first pass has computed the roots.
+  let later = targets.filter((target) => target.node.rootTrailers === false);
+  let pending = targets.filter((target) => target.node.rootTrailers !== false);
   // Passes that replaced a node; sending a shard again to the same node is not one.
   let attempt = 1;
-  while (pending.length > 0) {
+  while (pending.length > 0 || later.length > 0) {
     const failures = await sendShards(s, pending);
-    if (failures.length === 0) return;
+    pending = later;
+    later = [];
     await s.pool.resize(defaultWorkers());
+    if (failures.length === 0) continue;
     const replaced = failures.filter((failure) => !failure.sameNode);
     if (replaced.length > 0 && attempt++ >= attempts) {
       const [first] = replaced;
@@ -362,9 +368,9 @@ async function storeAll(s: Session, targets: Target[], nodes: NodeView[]): Promi
       });
     }
     const load = new Map<number, number>();
-    for (const { target } of s.stored)
-      load.set(target.node.nodeId, (load.get(target.node.nodeId) ?? 0) + 1);
-    pending = failures.map(({ target, sameNode }) => {
+    for (const { node } of [...s.stored.map((stored) => stored.target), ...pending])
+      load.set(node.nodeId, (load.get(node.nodeId) ?? 0) + 1);
+    const retries = failures.map(({ target, sameNode }) => {
       if (sameNode) return target;
       const node = leastLoaded(nodes, failed, load, s.layout.shardSize);
       if (!node)
@@ -375,6 +381,7 @@ async function storeAll(s: Session, targets: Target[], nodes: NodeView[]): Promi
       load.set(node.nodeId, (load.get(node.nodeId) ?? 0) + 1);
       return { index: target.index, node };
     });
+    pending = [...pending, ...retries];
   }
 }
 

@@ -24,7 +24,7 @@ export function createApp(c: NodeComponents): Express {
     });
     next();
   });
-  app.use(statusRoutes(c.identity, c.store, c.metrics));
+  app.use(statusRoutes(c.identity, c.store, c.metrics, c.rootTrailers));
   app.use(shardRoutes(c));
   app.use(() => {
     throw new NodeServiceError("NotFound", "no such endpoint");

@@ -11,6 +11,7 @@ import { NonceStore } from "./nonce-store.ts";
 import { Prover } from "./prover.ts";
 import { ReceiptSigner } from "./receipt-signer.ts";
 import { ensureRegistered } from "./registration.ts";
+import { RootTrailers } from "./root-trailers.ts";
 import { ShardStore } from "./shard-store.ts";
 
 /** Version reported by `/v1/status`. */
@@ -94,6 +95,7 @@ export async function startStorageNode(o: StorageNodeOptions): Promise<StorageNo
     authorizer: new Authorizer(domain, () => nodeId, nonces),
     prover: new Prover(store),
     receipts: new ReceiptSigner(wallet, domain, () => nodeId),
+    rootTrailers: new RootTrailers(),
     metrics,
     logger: logger.child("http"),
     ownerOf: async (fileId) => {

@@ -8,6 +8,7 @@ import { NodeServiceError } from "../errors.ts";
 import type { NodeMetrics } from "../metrics.ts";
 import type { Prover } from "../prover.ts";
 import type { ReceiptSigner } from "../receipt-signer.ts";
+import type { RootTrailers } from "../root-trailers.ts";
 import type { ShardStore } from "../shard-store.ts";
 
 /** Most ms an upload may go without a byte before the node drops it. */
@@ -19,6 +20,8 @@ export interface ShardRouteComponents {
   authorizer: Authorizer;
   prover: Prover;
   receipts: ReceiptSigner;
+  /** Whether roots signed after their shards reach this node (`/v1/status` says). */
+  rootTrailers: RootTrailers;
   metrics: NodeMetrics;
   logger: Logger;
   /** The file's owner on chain, or undefined while it is not registered. */
@@ -38,6 +41,7 @@ export function shardRoutes(c: ShardRouteComponents): Router {
     // it is refused before a byte is read.
     const deferred = grant.root === DEFERRED_ROOT;
     if (deferred && req.get("content-length") !== undefined) {
+      c.rootTrailers.lost();
       throw new NodeServiceError(
         "RootTrailerMissing",
         "an upload signed without its root sends its body chunked, the signed root in a trailer; this one came with a length (a proxy on the way that buffers bodies?)",
@@ -64,7 +68,11 @@ export function shardRoutes(c: ShardRouteComponents): Router {
     );
     const reservation = c.store.reserve(grant.size);
     const rootAfter = deferred
-      ? () => c.authorizer.verifyUploadRoot(header!, req.trailers[AUTHORIZATION_HEADER])
+      ? () => {
+          const trailer = req.trailers[AUTHORIZATION_HEADER];
+          if (trailer === undefined) c.rootTrailers.lost();
+          return c.authorizer.verifyUploadRoot(header!, trailer);
+        }
       : undefined;
     const meta = await c.store.write({ shardId, ...grant }, req, reservation, rootAfter);
     c.metrics.bytesIn.inc(meta.size);

@@ -1,5 +1,6 @@
 import { Router } from "express";
 import type { NodeMetrics } from "../metrics.ts";
+import type { RootTrailers } from "../root-trailers.ts";
 import type { ShardStore } from "../shard-store.ts";
 
 /** Who a node is, as `/v1/status` reports it. */
@@ -17,6 +18,7 @@ export function statusRoutes(
   identity: NodeIdentity,
   store: ShardStore,
   metrics: NodeMetrics,
+  rootTrailers: RootTrailers,
 ): Router {
   const router = Router();
   router.get("/v1/status", (_req, res) => {
@@ -32,6 +34,7 @@ export function statusRoutes(
       free: Math.max(0, store.capacity - store.used - store.reserved),
       shards: store.count,
       version: identity.version,
+      rootTrailers: rootTrailers.arrive,
     });
   });
   router.get("/metrics", async (_req, res) => {

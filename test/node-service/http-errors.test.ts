@@ -436,6 +436,7 @@ describe("storage node errors: JSON { error, message }, the right status, nothin
         expect(served.headers["x-dstore-root"]).toBe(shard.root);
         expect(served.body).toEqual(shard.body);
         stored.push(shard);
+        expect((await statusOf(base)).rootTrailers).toBe(true);
         // Stored now: a second upload of it with a deferred root is refused.
         const again = terms();
         expectError(
@@ -456,6 +457,8 @@ describe("storage node errors: JSON { error, message }, the right status, nothin
           "RootTrailerMissing",
         );
         await expectNothingKept(shard);
+        // The node now tells clients to sign its roots up front.
+        expect((await statusOf(base)).rootTrailers).toBe(false);
       });
 
       it("refuses a trailer from another authorization (401 Unauthorized) and keeps nothing", async () => {

@@ -136,6 +136,7 @@ describe("storage node: `dstore node start` as a real process on a real chain", 
       free: CAPACITY,
       shards: 0,
       version: "0.1.0",
+      rootTrailers: true,
     });
   });
 
