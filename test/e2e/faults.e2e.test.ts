@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { devAccount } from "../../client/devnet/devnet.ts";
 import { DstoreClient } from "../../client/dstore-client.ts";
 import { nodeStatus } from "../../client/node-client.ts";
-import { CLI, type NodeProcess, runCli, startNodeProcess } from "../helpers/cli.ts";
+import { CLI, clientEnv, type NodeProcess, runCli, startNodeProcess } from "../helpers/cli.ts";
 import { removeTempDirs, tempDir } from "../helpers/data-dir.ts";
 import { type LocalChain, startLocalChain } from "../helpers/local-chain.ts";
 import { freePort } from "../helpers/ports.ts";
@@ -46,11 +46,7 @@ describe("faults: nodes lost during upload and download", () => {
   beforeAll(async () => {
     chain = await startLocalChain();
     work = await tempDir("dstore-faults-");
-    env = {
-      ...chain.env,
-      DSTORE_PRIVATE_KEY: devAccount(0).privateKey,
-      DSTORE_DEVNET_DIR: join(work, "none"),
-    };
+    env = clientEnv(chain, work);
     for (let i = 0; i < NODES; i++) {
       ports.push(await freePort());
       dirs.push(await tempDir(`dstore-node-${i}-`));

@@ -4,9 +4,8 @@ import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { devAccount } from "../../client/devnet/devnet.ts";
 import { nodeStatus } from "../../client/node-client.ts";
-import { type NodeProcess, runCli, startNodeProcess } from "../helpers/cli.ts";
+import { clientEnv, type NodeProcess, runCli, startNodeProcess } from "../helpers/cli.ts";
 import { removeTempDirs, tempDir } from "../helpers/data-dir.ts";
 import { type LocalChain, startLocalChain } from "../helpers/local-chain.ts";
 import { freePort } from "../helpers/ports.ts";
@@ -79,11 +78,7 @@ describe("nodes behind a proxy that drops request trailers", () => {
   beforeAll(async () => {
     chain = await startLocalChain();
     work = await tempDir("dstore-proxy-");
-    env = {
-      ...chain.env,
-      DSTORE_PRIVATE_KEY: devAccount(0).privateKey,
-      DSTORE_DEVNET_DIR: join(work, "none"),
-    };
+    env = clientEnv(chain, work);
     for (let i = 0; i < 3; i++) {
       const port = await freePort();
       const proxy = await trailerDroppingProxy(`http://127.0.0.1:${port}`, i === 0);

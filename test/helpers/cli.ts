@@ -19,6 +19,18 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * The environment of a `dstore` client of `chain`, as dev account 0, that finds no devnet
+ * (`work` is a folder of the test's own).
+ */
+export function clientEnv(chain: LocalChain, work: string): Record<string, string> {
+  return {
+    ...chain.env,
+    DSTORE_PRIVATE_KEY: devAccount(0).privateKey,
+    DSTORE_DEVNET_DIR: join(work, "none"),
+  };
+}
+
 /** Run `dstore <args>` to completion with an environment of its own (nothing inherited but PATH and HOME). */
 export function runCli(
   args: string[],
