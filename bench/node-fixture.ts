@@ -43,7 +43,7 @@ export async function startBenchNode(): Promise<BenchNode> {
         roots.set(shard, root);
       }
       const fileId = Wallet.createRandom().privateKey as FileId;
-      const header = await authorizeUpload(client, client.wallet!, {
+      const header = authorizeUpload(client, client.wallet!, {
         nodeId: node.nodeId,
         fileId,
         shardIndex: 0,

@@ -33,7 +33,7 @@ export async function remove(chain: Chain, requested: string): Promise<RemoveRes
   const outcomes = await Promise.allSettled(
     record.placements.map(async (nodeId, shardIndex) => {
       const node = await getNodeView(chain, nodeId);
-      const header = await authorizeDeletion(chain, wallet, { nodeId, fileId, shardIndex });
+      const header = authorizeDeletion(chain, wallet, { nodeId, fileId, shardIndex });
       await deleteShard(node.endpoint, shardIdOf(fileId, shardIndex), header);
     }),
   );

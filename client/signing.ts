@@ -5,7 +5,7 @@ import { encodeEnvelope } from "./protocol/authorization-header.ts";
 import {
   DELETION_TYPES,
   type ShardDeletion,
-  typedDomain,
+  typedDigest,
   UPLOAD_TYPES,
   type UploadAuthorization,
 } from "./protocol/eip712.ts";
@@ -13,18 +13,15 @@ import {
 /** Seconds a signed request stays valid. */
 const VALIDITY = 3600;
 
-async function signedHeader(
+function signedHeader(
   chain: Chain,
   wallet: Wallet,
   types: Record<string, TypedDataField[]>,
   message: UploadAuthorization | ShardDeletion,
-): Promise<string> {
+): string {
   const { chainId, fileRegistry } = chain.deployment;
-  const signature = await wallet.signTypedData(
-    typedDomain({ chainId, verifyingContract: fileRegistry }),
-    types,
-    message,
-  );
+  const digest = typedDigest({ chainId, verifyingContract: fileRegistry }, types, message);
+  const signature = wallet.signingKey.sign(digest).serialized;
   return encodeEnvelope({
     chainId: chainId.toString(),
     contract: fileRegistry,
@@ -58,7 +55,7 @@ export function authorizeUpload(
   wallet: Wallet,
   shard: Omit<UploadAuthorization, "expiry" | "nonce">,
   terms: RequestTerms = freshTerms(),
-): Promise<string> {
+): string {
   return signedHeader(chain, wallet, UPLOAD_TYPES, { ...shard, ...terms });
 }
 
@@ -67,6 +64,6 @@ export function authorizeDeletion(
   chain: Chain,
   wallet: Wallet,
   shard: Omit<ShardDeletion, "expiry" | "nonce">,
-): Promise<string> {
+): string {
   return signedHeader(chain, wallet, DELETION_TYPES, { ...shard, ...freshTerms() });
 }

@@ -422,34 +422,32 @@ async function sendShards(s: Session, targets: Target[]): Promise<Failure[]> {
   const { layout, options } = s;
   const ring = s.pool.ring;
   const roots = s.roots ? undefined : new ShardRoots(layout, ring);
-  const uploads = await Promise.all(
-    targets.map(async (target) => {
-      const shard = {
-        nodeId: target.node.nodeId,
-        fileId: s.fileId,
-        shardIndex: target.index,
-        size: BigInt(layout.shardSize),
-      };
-      const terms = freshTerms();
-      const root = s.roots?.[target.index] ?? DEFERRED_ROOT;
-      const authorization = await authorizeUpload(s.chain, s.wallet, { ...shard, root }, terms);
-      const upload = openShardUpload(
-        target.node.endpoint,
-        shardIdOf(s.fileId, target.index),
-        authorization,
-        layout.shardSize,
-        { stallTimeout: options.stallTimeout ?? 30_000, deferredRoot: roots !== undefined },
-      );
-      /** The authorization again, naming the root the pass computed: the trailer. */
-      const signRoot = () =>
-        authorizeUpload(s.chain, s.wallet, { ...shard, root: s.roots![target.index]! }, terms);
-      const state = { target, upload, signRoot, failed: undefined as string | undefined };
-      upload.failed.catch((error: Error) => {
-        state.failed = error.message;
-      });
-      return state;
-    }),
-  );
+  const uploads = targets.map((target) => {
+    const shard = {
+      nodeId: target.node.nodeId,
+      fileId: s.fileId,
+      shardIndex: target.index,
+      size: BigInt(layout.shardSize),
+    };
+    const terms = freshTerms();
+    const root = s.roots?.[target.index] ?? DEFERRED_ROOT;
+    const authorization = authorizeUpload(s.chain, s.wallet, { ...shard, root }, terms);
+    const upload = openShardUpload(
+      target.node.endpoint,
+      shardIdOf(s.fileId, target.index),
+      authorization,
+      layout.shardSize,
+      { stallTimeout: options.stallTimeout ?? 30_000, deferredRoot: roots !== undefined },
+    );
+    /** The authorization again, naming the root the pass computed: the trailer. */
+    const signRoot = () =>
+      authorizeUpload(s.chain, s.wallet, { ...shard, root: s.roots![target.index]! }, terms);
+    const state = { target, upload, signRoot, failed: undefined as string | undefined };
+    upload.failed.catch((error: Error) => {
+      state.failed = error.message;
+    });
+    return state;
+  });
   let sent = 0;
   const total = layout.shardSize * targets.length;
   options.onProgress?.({ phase: "transfer", done: 0, total });
@@ -490,7 +488,7 @@ async function sendShards(s: Session, targets: Target[]): Promise<Failure[]> {
   await Promise.all(
     uploads.map(async ({ target, upload, signRoot }) => {
       try {
-        const receipt = await upload.finish(roots ? await signRoot() : undefined);
+        const receipt = await upload.finish(roots ? signRoot() : undefined);
         checkReceipt(s, target, receipt);
         s.stored.push({ target, receipt });
       } catch (error) {
@@ -568,7 +566,7 @@ async function dropStored(
   await Promise.allSettled(
     stored.map(async ({ target }) => {
       const shard = { nodeId: target.node.nodeId, fileId, shardIndex: target.index };
-      const header = await authorizeDeletion(chain, wallet, shard);
+      const header = authorizeDeletion(chain, wallet, shard);
       await deleteShard(target.node.endpoint, shardIdOf(fileId, target.index), header);
     }),
   );

@@ -3,7 +3,7 @@ import {
   type DstoreDomain,
   RECEIPT_TYPES,
   type SignedReceipt,
-  typedDomain,
+  typedDigest,
 } from "../client/protocol/eip712.ts";
 import type { FileId } from "../client/protocol/shard-id.ts";
 import { cpuTurns } from "./cpu-turns.ts";
@@ -30,8 +30,9 @@ export class ReceiptSigner {
       size: BigInt(meta.size),
       root: meta.root,
     };
-    const signature = await cpuTurns.run(() =>
-      this.#wallet.signTypedData(typedDomain(this.#domain), RECEIPT_TYPES, receipt),
+    const signature = await cpuTurns.run(
+      () =>
+        this.#wallet.signingKey.sign(typedDigest(this.#domain, RECEIPT_TYPES, receipt)).serialized,
     );
     return {
       receipt: { ...receipt, size: String(meta.size) },

@@ -1,16 +1,23 @@
 import { randomBytes } from "node:crypto";
-import { hexlify, SigningKey, verifyTypedData, Wallet } from "ethers";
+import { hexlify, SigningKey, TypedDataEncoder, verifyTypedData, Wallet } from "ethers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AccountKey } from "../../client/chain/contracts.ts";
+import { nativeEcdsa } from "../../client/crypto/native-curve.ts";
 import {
+  RECEIPT_TYPES,
   recoverTypedSigner,
+  typedDigest,
   typedDomain,
   UPLOAD_TYPES,
   type UploadAuthorization,
 } from "../../client/protocol/eip712.ts";
 
-describe("AccountKey (public key from Node's native secp256k1)", () => {
+describe("AccountKey (native secp256k1: public key from Node's, signatures from libsecp256k1)", () => {
+  it("signs with libsecp256k1 here (its binding is prebuilt for this platform)", () => {
+    expect(nativeEcdsa()).toBeDefined();
+  });
+
   it("has the public keys, address and signatures ethers derives itself, for any key", () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (bytes) => {
@@ -63,6 +70,22 @@ describe("EIP-712 signatures by an AccountKey, recovered by recoverTypedSigner",
       );
       const flipped = signature.slice(0, -2) + (signature.endsWith("1b") ? "1c" : "1b");
       expect(recoverTypedSigner(domain, UPLOAD_TYPES, signed, flipped)).not.toBe(wallet.address);
+    }
+  });
+
+  it("hashes as ethers' TypedDataEncoder does, for any message, domain and type", () => {
+    for (let run = 0; run < 25; run++) {
+      const other = { chainId: BigInt(1 + run), verifyingContract: hexlify(randomBytes(20)) };
+      for (const d of [domain, other]) {
+        const signed = message();
+        expect(typedDigest(d, UPLOAD_TYPES, signed)).toBe(
+          TypedDataEncoder.hash(typedDomain(d), UPLOAD_TYPES, signed),
+        );
+        const { expiry: _e, nonce: _n, ...receipt } = signed;
+        expect(typedDigest(d, RECEIPT_TYPES, receipt)).toBe(
+          TypedDataEncoder.hash(typedDomain(d), RECEIPT_TYPES, receipt),
+        );
+      }
     }
   });
 

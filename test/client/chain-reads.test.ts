@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { hexlify } from "ethers";
+import { hexlify, Transaction } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { queryInRanges } from "../../client/chain/events.ts";
 import { readFileRecord } from "../../client/chain/files.ts";
@@ -75,6 +75,18 @@ describe("reading files from the chain", () => {
       const whole = await registry.queryFilter(filter, owner.deployment.fromBlock, head);
       expect(ranged.map((log) => log.args.fileId)).toEqual(files.map((file) => file.fileId));
       expect(ranged.map((log) => log.blockNumber)).toEqual(whole.map((log) => log.blockNumber));
+    });
+  });
+
+  it("names a sent transaction's sender, recovered from its signature", async () => {
+    await asAccount(chain, OWNER, async (owner) => {
+      const wallet = owner.wallet!;
+      const sent = await wallet.sendTransaction({ to: wallet.address, value: 1n });
+      expect(sent.from).toBe(devAccount(OWNER).address);
+      // ethers' own recovery from the signed bytes agrees, and so does the mined record.
+      const signed = Transaction.from({ ...sent, type: sent.type, signature: sent.signature });
+      expect(signed.from).toBe(sent.from);
+      expect((await sent.wait())!.from).toBe(sent.from);
     });
   });
 });

@@ -4,16 +4,20 @@ import { Config } from "eciesjs/config";
 import { getBytes, hexlify, SigningKey, Wallet } from "ethers";
 import { describe, expect, it } from "vitest";
 
-// Where Node's OpenSSL lacks secp256k1, the key wrap and the account key use eciesjs's
-// and ethers' JavaScript curves. This Node has the curve: DSTORE_NATIVE_CURVE=0 takes the
+// Where Node's OpenSSL lacks secp256k1 (or libsecp256k1's binding does not load), the key
+// wrap, the account key and signature checks use eciesjs's and ethers' JavaScript curves. This Node has the curve: DSTORE_NATIVE_CURVE=0 takes the
 // fallback, read once, when first asked (each test file has its own modules); the
 // variable is gone again before another test file could see it.
 process.env.DSTORE_NATIVE_CURVE = "0";
-const { hasNativeSecp256k1 } = await import("../../client/crypto/native-curve.ts");
+const { hasNativeSecp256k1, nativeEcdsa } = await import("../../client/crypto/native-curve.ts");
 const native = hasNativeSecp256k1();
+const nativeSigning = nativeEcdsa() !== undefined;
 delete process.env.DSTORE_NATIVE_CURVE;
 const { unwrapFileKey, wrapFileKey } = await import("../../client/crypto/key-wrap.ts");
 const { AccountKey } = await import("../../client/chain/contracts.ts");
+const { recoverTypedSigner, typedDigest, UPLOAD_TYPES } = await import(
+  "../../client/protocol/eip712.ts"
+);
 
 describe("without Node's native secp256k1 (the JavaScript fallback)", () => {
   const owner = Wallet.createRandom();
@@ -23,6 +27,7 @@ describe("without Node's native secp256k1 (the JavaScript fallback)", () => {
   it("runs the fallback", () => {
     expect(native).toBe(false);
     expect(hasNativeSecp256k1()).toBe(false);
+    expect(nativeSigning).toBe(false);
   });
 
   it("wraps and opens file keys in eciesjs's format, as the native path does", () => {
@@ -53,6 +58,26 @@ describe("without Node's native secp256k1 (the JavaScript fallback)", () => {
       expect(ours.compressedPublicKey).toBe(theirs.compressedPublicKey);
       const digest = hexlify(randomBytes(32));
       expect(ours.sign(digest).serialized).toBe(theirs.sign(digest).serialized);
+    }
+  });
+
+  it("recovers the signer of a typed message, as ethers does", () => {
+    const domain = { chainId: 31337n, verifyingContract: hexlify(randomBytes(20)) };
+    for (let i = 0; i < 5; i++) {
+      const key = new AccountKey(hexlify(randomBytes(32)));
+      const message = {
+        nodeId: i + 1,
+        fileId: hexlify(randomBytes(32)),
+        shardIndex: i,
+        size: 1n,
+        root: hexlify(randomBytes(32)),
+        expiry: 1_900_000_000n,
+        nonce: hexlify(randomBytes(32)),
+      };
+      const signature = key.sign(typedDigest(domain, UPLOAD_TYPES, message)).serialized;
+      expect(recoverTypedSigner(domain, UPLOAD_TYPES, message, signature)).toBe(
+        new Wallet(key).address,
+      );
     }
   });
 });

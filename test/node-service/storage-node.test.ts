@@ -142,7 +142,7 @@ describe("storage node: `dstore node start` as a real process on a real chain", 
 
   it("stores a shard authorized by the client library: 201 and a receipt signed by the operator", async () => {
     const shard = exampleShard(3 * LEAF_SIZE + 5, { shardIndex: 4 });
-    const header = await authorizeUpload(clientChain, new Wallet(CLIENT.privateKey), {
+    const header = authorizeUpload(clientChain, new Wallet(CLIENT.privateKey), {
       nodeId: node.nodeId,
       fileId: shard.fileId,
       shardIndex: 4,
