@@ -26,7 +26,7 @@ import {
   Wallet,
 } from "ethers";
 import type { FileRegistry, NodeRegistry } from "../../types/ethers-contracts/index.ts";
-import { nativeEcdsa, nativeSecp256k1, recoverSignerAddress } from "../crypto/native-curve.ts";
+import { libsecp256k1, nativeSecp256k1, recoverSignerAddress } from "../crypto/native-curve.ts";
 import { DstoreError } from "../errors.ts";
 import { PROJECT_ROOT } from "../module-paths.ts";
 
@@ -52,7 +52,7 @@ export interface Chain {
 const requireJson = createRequire(import.meta.url);
 
 /**
- * An account's signing key that signs with libsecp256k1 ({@link nativeEcdsa}) and whose
+ * An account's signing key that signs with libsecp256k1 ({@link libsecp256k1}) and whose
  * public key (and so its address) comes from Node's native secp256k1, where each loads;
  * with ethers' JavaScript curves otherwise. Every signature is the one ethers makes (both
  * are RFC 6979 deterministic, low-s): only faster, ~50 µs against 1-15 ms (bench/README.md).
@@ -85,7 +85,7 @@ export class AccountKey extends SigningKey {
   }
 
   override sign(digest: BytesLike): Signature {
-    const native = nativeEcdsa();
+    const native = libsecp256k1();
     // ethers' own path also for what it refuses (a digest that is not 32 bytes).
     if (!native || dataLength(digest) !== 32) return super.sign(digest);
     const { signature, recid } = native.ecdsaSign(getBytes(digest), this.#privateKey);

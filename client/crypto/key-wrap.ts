@@ -1,16 +1,10 @@
 import { createCipheriv, createDecipheriv, ECDH, hkdfSync } from "node:crypto";
 import { decrypt, encrypt } from "eciesjs";
 import { Config } from "eciesjs/config";
-import {
-  getSharedKey,
-  getSharedPoint,
-  getValidSecret,
-  symDecrypt,
-  symEncrypt,
-} from "eciesjs/utils";
+import { getSharedKey, getValidSecret, symDecrypt, symEncrypt } from "eciesjs/utils";
 import { getBytes, SigningKey } from "ethers";
 import { DstoreError } from "../errors.ts";
-import { hasNativeSecp256k1, nativeSecp256k1 } from "./native-curve.ts";
+import { hasNativeSecp256k1, nativeSecp256k1, sharedPoint } from "./native-curve.ts";
 import { FILE_KEY_SIZE } from "./segment-cipher.ts";
 
 /** First byte of a wrapped key: the format, so it can change without guessing. */
@@ -30,12 +24,13 @@ const POINT_SIZE = 33;
 
 /**
  * eciesjs's `encrypt` and `decrypt` with its own steps, but the public key of the new
- * key pair and a point's other encoding from Node's native secp256k1.
- * eciesjs derives a private key's public key in JavaScript, and its first use in a process
- * builds the curve's tables (~60 ms here); only the ECDH itself stays in JavaScript, since
- * the key derivation takes the whole shared point and Node's ECDH gives only its x.
- * The format is eciesjs's (the tests open each other's output). Where Node's OpenSSL has
- * no secp256k1, eciesjs's own functions do it all.
+ * key pair and a point's other encoding from Node's native secp256k1, and the ECDH from
+ * libsecp256k1 (the key derivation takes the whole shared point, and Node's ECDH gives
+ * only its x). eciesjs derives a private key's public key in JavaScript, and its first use
+ * in a process builds the curve's tables (~60 ms here); its ECDH took ~15-25 ms in a
+ * fresh process. The format is eciesjs's (the tests open each other's output). Where
+ * Node's OpenSSL has no secp256k1, eciesjs's own functions do it all; where libsecp256k1
+ * does not load, the ECDH is eciesjs's.
  */
 function eciesEncrypt(receiverPublicKey: Uint8Array, data: Uint8Array): Buffer {
   const ephemeral = nativeSecp256k1();
@@ -44,7 +39,7 @@ function eciesEncrypt(receiverPublicKey: Uint8Array, data: Uint8Array): Buffer {
   // zero bytes (1 in 256 is 31 bytes long), which the ECDH below refuses.
   const secret = getValidSecret(CURVE);
   ephemeral.setPrivateKey(secret);
-  const shared = getSharedPoint(CURVE, secret, receiverPublicKey, false);
+  const shared = sharedPoint(secret, receiverPublicKey);
   const key = getSharedKey(ephemeral.getPublicKey(null, "uncompressed"), shared);
   return Buffer.concat([ephemeral.getPublicKey(null, "compressed"), symEncrypt(ECIES, key, data)]);
 }
@@ -53,7 +48,7 @@ function eciesDecrypt(privateKey: Uint8Array, sealed: Uint8Array): Uint8Array {
   if (!hasNativeSecp256k1()) return decrypt(privateKey, sealed, ECIES);
   const ephemeral = sealed.subarray(0, POINT_SIZE);
   const point = ECDH.convertKey(ephemeral, CURVE, undefined, undefined, "uncompressed");
-  const shared = getSharedPoint(CURVE, privateKey, ephemeral, false);
+  const shared = sharedPoint(privateKey, ephemeral);
   const key = getSharedKey(point as Buffer, shared);
   return symDecrypt(ECIES, key, sealed.subarray(POINT_SIZE));
 }

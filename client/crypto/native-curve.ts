@@ -1,5 +1,6 @@
 import { createECDH, type ECDH, getCurves } from "node:crypto";
 import { createRequire } from "node:module";
+import { getSharedPoint } from "eciesjs/utils";
 import {
   type BytesLike,
   concat,
@@ -33,8 +34,8 @@ export function hasNativeSecp256k1(): boolean {
   return supported;
 }
 
-/** The two calls of libsecp256k1's Node binding (the `secp256k1` package) dstore makes. */
-interface Ecdsa {
+/** The calls of libsecp256k1's Node binding (the `secp256k1` package) dstore makes. */
+interface Libsecp256k1 {
   /** RFC 6979 deterministic, low-s: the 64 bytes r ‖ s and the recovery bit. */
   ecdsaSign(digest: Uint8Array, privateKey: Uint8Array): { signature: Uint8Array; recid: number };
   /** The public key (65 bytes uncompressed with `compressed` false) that made `signature`. */
@@ -44,40 +45,60 @@ interface Ecdsa {
     digest: Uint8Array,
     compressed: boolean,
   ): Uint8Array;
+  /** ECDH: `hashfn` makes the output (of `output`'s length) from the shared point's x and y. */
+  ecdh(
+    publicKey: Uint8Array,
+    privateKey: Uint8Array,
+    options: { hashfn: (x: Uint8Array, y: Uint8Array) => Uint8Array },
+    output: Uint8Array,
+  ): Uint8Array;
 }
 
-let ecdsa: Ecdsa | null | undefined;
+let binding: Libsecp256k1 | null | undefined;
 
 /**
- * ECDSA over secp256k1 from libsecp256k1 (Bitcoin Core's library, through the `secp256k1`
- * package's prebuilt binding): ~50 µs to sign or recover a signer here, where ethers'
- * JavaScript curves take 1-2 ms warm and 5-15 ms in a fresh process, and every upload
- * costs three (the client's authorization and root, the node's receipt) plus their
- * checks. Undefined where the binding does not load (a platform without a prebuilt one,
- * nothing to build it with) or `DSTORE_NATIVE_CURVE=0`: callers then use ethers. The
- * binding itself, not the package's entry, which would fall back to `elliptic`.
+ * secp256k1 from libsecp256k1 (Bitcoin Core's library, through the `secp256k1` package's
+ * prebuilt binding): ~50 µs to sign, recover a signer or agree on a key here, where
+ * ethers' and eciesjs's JavaScript curves take 1-2 ms warm and 5-25 ms in a fresh
+ * process; every upload costs three signatures (the client's authorization and root, the
+ * node's receipt) and their checks, every put and get an ECDH. Undefined where the binding
+ * does not load (a platform without a prebuilt one, nothing to build it with) or
+ * `DSTORE_NATIVE_CURVE=0`: callers then use the JavaScript curves. The binding itself,
+ * not the package's entry, which would fall back to `elliptic`.
  */
-export function nativeEcdsa(): Ecdsa | undefined {
-  if (ecdsa === undefined) {
+export function libsecp256k1(): Libsecp256k1 | undefined {
+  if (binding === undefined) {
     try {
-      ecdsa =
+      binding =
         process.env.DSTORE_NATIVE_CURVE === "0"
           ? null
-          : (createRequire(import.meta.url)("secp256k1/bindings.js") as Ecdsa);
+          : (createRequire(import.meta.url)("secp256k1/bindings.js") as Libsecp256k1);
     } catch {
-      ecdsa = null;
+      binding = null;
     }
   }
-  return ecdsa ?? undefined;
+  return binding ?? undefined;
+}
+
+/**
+ * The ECDH shared point of `privateKey` and `publicKey` (33 or 65 bytes), uncompressed
+ * (65 bytes), as eciesjs's `getSharedPoint` gives it (which takes the JavaScript curve
+ * where libsecp256k1 does not load).
+ */
+export function sharedPoint(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  const native = libsecp256k1();
+  if (!native) return getSharedPoint("secp256k1", privateKey, publicKey, false);
+  const point = (x: Uint8Array, y: Uint8Array) => Buffer.concat([Buffer.of(4), x, y]);
+  return native.ecdh(publicKey, privateKey, { hashfn: point }, Buffer.alloc(65));
 }
 
 /**
  * The address whose key made `signature` over the 32-byte `digest`: ethers'
- * `recoverAddress`, natively where {@link nativeEcdsa} loads. Throws on a malformed
+ * `recoverAddress`, natively where {@link libsecp256k1} loads. Throws on a malformed
  * signature, as ethers does.
  */
 export function recoverSignerAddress(digest: BytesLike, signature: SignatureLike): string {
-  const native = nativeEcdsa();
+  const native = libsecp256k1();
   if (!native) return recoverAddress(digest, signature);
   const { r, s, yParity } = Signature.from(signature);
   const publicKey = native.ecdsaRecover(getBytes(concat([r, s])), yParity, getBytes(digest), false);

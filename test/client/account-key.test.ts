@@ -3,7 +3,7 @@ import { hexlify, SigningKey, TypedDataEncoder, verifyTypedData, Wallet } from "
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AccountKey } from "../../client/chain/contracts.ts";
-import { nativeEcdsa } from "../../client/crypto/native-curve.ts";
+import { libsecp256k1 } from "../../client/crypto/native-curve.ts";
 import {
   RECEIPT_TYPES,
   recoverTypedSigner,
@@ -15,7 +15,7 @@ import {
 
 describe("AccountKey (native secp256k1: public key from Node's, signatures from libsecp256k1)", () => {
   it("signs with libsecp256k1 here (its binding is prebuilt for this platform)", () => {
-    expect(nativeEcdsa()).toBeDefined();
+    expect(libsecp256k1()).toBeDefined();
   });
 
   it("has the public keys, address and signatures ethers derives itself, for any key", () => {

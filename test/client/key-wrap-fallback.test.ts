@@ -9,9 +9,9 @@ import { describe, expect, it } from "vitest";
 // fallback, read once, when first asked (each test file has its own modules); the
 // variable is gone again before another test file could see it.
 process.env.DSTORE_NATIVE_CURVE = "0";
-const { hasNativeSecp256k1, nativeEcdsa } = await import("../../client/crypto/native-curve.ts");
+const { hasNativeSecp256k1, libsecp256k1 } = await import("../../client/crypto/native-curve.ts");
 const native = hasNativeSecp256k1();
-const nativeSigning = nativeEcdsa() !== undefined;
+const nativeSigning = libsecp256k1() !== undefined;
 delete process.env.DSTORE_NATIVE_CURVE;
 const { unwrapFileKey, wrapFileKey } = await import("../../client/crypto/key-wrap.ts");
 const { AccountKey } = await import("../../client/chain/contracts.ts");

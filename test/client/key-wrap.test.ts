@@ -1,14 +1,31 @@
 import { randomBytes } from "node:crypto";
 import { decrypt, encrypt } from "eciesjs";
 import { Config } from "eciesjs/config";
+import { getSharedPoint } from "eciesjs/utils";
 import { getBytes, hexlify, Wallet } from "ethers";
 import { describe, expect, it } from "vitest";
 import { unwrapFileKey, wrapFileKey } from "../../client/crypto/key-wrap.ts";
+import { libsecp256k1, sharedPoint } from "../../client/crypto/native-curve.ts";
 
 describe("file key wrapping (ECIES secp256k1 to the owner's account key)", () => {
   const owner = Wallet.createRandom();
   const fileId = hexlify(randomBytes(32));
   const fileKey = randomBytes(32);
+
+  it("agrees on eciesjs's shared point, with libsecp256k1, for either encoding of a key", () => {
+    expect(libsecp256k1()).toBeDefined();
+    for (let i = 0; i < 50; i++) {
+      const ours = Wallet.createRandom();
+      const theirs = Wallet.createRandom().signingKey;
+      const secret = getBytes(ours.privateKey);
+      for (const key of [theirs.publicKey, theirs.compressedPublicKey]) {
+        const point = sharedPoint(secret, getBytes(key));
+        expect(hexlify(point)).toBe(
+          hexlify(getSharedPoint("secp256k1", secret, getBytes(key), false)),
+        );
+      }
+    }
+  });
 
   it("opens with the owner's key and returns the key and the sealed name", () => {
     const wrapped = wrapFileKey(fileKey, fileId, owner.signingKey.publicKey, {
