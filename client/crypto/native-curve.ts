@@ -1,5 +1,4 @@
 import { createECDH, type ECDH, getCurves } from "node:crypto";
-import { createRequire } from "node:module";
 import { getSharedPoint } from "eciesjs/utils";
 import {
   type BytesLike,
@@ -12,6 +11,7 @@ import {
   Signature,
   type SignatureLike,
 } from "ethers";
+import { optionalBinding } from "../optional-binding.ts";
 
 let supported: boolean | undefined;
 
@@ -54,8 +54,6 @@ interface Libsecp256k1 {
   ): Uint8Array;
 }
 
-let binding: Libsecp256k1 | null | undefined;
-
 /**
  * secp256k1 from libsecp256k1 (Bitcoin Core's library, through the `secp256k1` package's
  * prebuilt binding): ~50 µs to sign, recover a signer or agree on a key here, where
@@ -66,19 +64,10 @@ let binding: Libsecp256k1 | null | undefined;
  * `DSTORE_NATIVE_CURVE=0`: callers then use the JavaScript curves. The binding itself,
  * not the package's entry, which would fall back to `elliptic`.
  */
-export function libsecp256k1(): Libsecp256k1 | undefined {
-  if (binding === undefined) {
-    try {
-      binding =
-        process.env.DSTORE_NATIVE_CURVE === "0"
-          ? null
-          : (createRequire(import.meta.url)("secp256k1/bindings.js") as Libsecp256k1);
-    } catch {
-      binding = null;
-    }
-  }
-  return binding ?? undefined;
-}
+export const libsecp256k1 = optionalBinding<Libsecp256k1>(
+  "secp256k1/bindings.js",
+  "DSTORE_NATIVE_CURVE",
+);
 
 /**
  * The ECDH shared point of `privateKey` and `publicKey` (33 or 65 bytes), uncompressed

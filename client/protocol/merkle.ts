@@ -1,4 +1,5 @@
 import { hash } from "node:crypto";
+import { optionalBinding } from "../optional-binding.ts";
 
 /** Bytes per Merkle leaf of a shard. */
 export const LEAF_SIZE = 4096;
@@ -17,6 +18,39 @@ const sha256 = (data: Uint8Array): Buffer => hash("sha256", data, "buffer");
  */
 function sha256Into(data: Uint8Array, out: Buffer, offset: number): void {
   out.write(hash("sha256", data, "binary"), offset, HASH_SIZE, "binary");
+}
+
+/** What dstore calls of `@chainsafe/hashtree` (prysm's hashtree: SHA-NI, AVX-512, NEON). */
+interface Hashtree {
+  /** sha256 of each 64-byte block of `input`, side by side into `output`. */
+  hashInto(input: Uint8Array, output: Uint8Array): void;
+}
+
+/**
+ * hashtree's native binding, undefined where it does not load (no prebuilt one for the
+ * platform) or `DSTORE_NATIVE_HASHTREE=0`. It hashes a level's parents in one call, many
+ * at once: ~0.05 µs a parent here, against ~0.4 µs for a call to Node's SHA-256 each.
+ */
+const hashtree = optionalBinding<Hashtree>("@chainsafe/hashtree", "DSTORE_NATIVE_HASHTREE");
+
+/** The parents of `count` pairs side by side in `input` (64 bytes each), into `output`. */
+function hashPairs(input: Buffer, output: Buffer, count: number): void {
+  const native = hashtree();
+  if (native) {
+    native.hashInto(
+      input.subarray(0, count * 2 * HASH_SIZE),
+      output.subarray(0, count * HASH_SIZE),
+    );
+    return;
+  }
+  for (let i = 0; i < count; i++) {
+    sha256Into(input.subarray(i * 2 * HASH_SIZE, (i + 1) * 2 * HASH_SIZE), output, i * HASH_SIZE);
+  }
+}
+
+/** Whether `@chainsafe/hashtree` hashes the parents (for tests and the benchmark). */
+export function hasNativeHashtree(): boolean {
+  return hashtree() !== undefined;
 }
 
 /** sha256(left || right): the parent of two nodes. */
@@ -53,6 +87,13 @@ export function leafCount(size: number): number {
 const MAX_STACK = 64;
 
 /**
+ * Leaves a builder hashes before their parents, which it then hashes a level at a time
+ * (see {@link hashPairs}): a subtree of 2^BATCH_HEIGHT leaves, 1 MiB of data.
+ */
+const BATCH_HEIGHT = 8;
+const BATCH = 2 ** BATCH_HEIGHT;
+
+/**
  * Streaming SHA-256 Merkle root over fixed 4 KiB leaves, the tree dstore uses for shards.
  * Leaves are sha256(leaf bytes); missing leaves up to the next power of two are zero
  * hashes; parents are sha256(left || right). Memory is O(log n) whatever the input size.
@@ -71,6 +112,13 @@ export class MerkleBuilder {
   readonly #heights: number[] = [];
   readonly #partial = Buffer.allocUnsafe(LEAF_SIZE);
   #partialLength = 0;
+  /**
+   * The hashes of the leaves since the last multiple of {@link BATCH} leaves, while they
+   * are the start of a batch; `#scratch` takes every other level of its parents.
+   */
+  readonly #batch = Buffer.allocUnsafe(BATCH * HASH_SIZE);
+  readonly #scratch = Buffer.allocUnsafe((BATCH / 2) * HASH_SIZE);
+  #batched = 0;
   #leaves = 0;
   #bytes = 0;
   readonly #onLeaf: ((leafHash: Buffer) => void) | undefined;
@@ -125,6 +173,7 @@ export class MerkleBuilder {
     if (!this.isAlignedTo(height)) {
       throw new RangeError("a subtree must start at a leaf boundary aligned to its size");
     }
+    this.#unbatch();
     this.#bytes += 2 ** height * LEAF_SIZE;
     this.#leaves += 2 ** height;
     this.#stack.set(root, this.#heights.length * HASH_SIZE);
@@ -137,6 +186,7 @@ export class MerkleBuilder {
       this.#pushLeaf(this.#partial.subarray(0, this.#partialLength));
       this.#partialLength = 0;
     }
+    this.#unbatch();
     // Fold the subtrees from the right, padding each with zero subtrees up to its left
     // neighbour's height, then the whole up to the full tree's height.
     let top = this.#heights.length - 1;
@@ -157,11 +207,44 @@ export class MerkleBuilder {
   }
 
   #pushLeaf(leaf: Uint8Array): void {
+    if (this.#batched > 0 || this.#leaves % BATCH === 0) {
+      const at = this.#batched * HASH_SIZE;
+      sha256Into(leaf, this.#batch, at);
+      this.#onLeaf?.(this.#batch.subarray(at, at + HASH_SIZE));
+      this.#leaves++;
+      if (++this.#batched === BATCH) this.#foldBatch();
+      return;
+    }
     const at = this.#heights.length;
     sha256Into(leaf, this.#stack, at * HASH_SIZE);
     this.#onLeaf?.(this.#entry(at));
     this.#leaves++;
     this.#push(0);
+  }
+
+  /** A full batch becomes one subtree: its parents hashed a level at a time. */
+  #foldBatch(): void {
+    let from = this.#batch;
+    let to = this.#scratch;
+    for (let count = BATCH / 2; count >= 1; count /= 2) {
+      hashPairs(from, to, count);
+      [from, to] = [to, from];
+    }
+    this.#stack.set(from.subarray(0, HASH_SIZE), this.#heights.length * HASH_SIZE);
+    this.#batched = 0;
+    this.#push(BATCH_HEIGHT);
+  }
+
+  /** The leaves of an unfinished batch, onto the stack one by one. */
+  #unbatch(): void {
+    for (let i = 0; i < this.#batched; i++) {
+      this.#stack.set(
+        this.#batch.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE),
+        this.#heights.length * HASH_SIZE,
+      );
+      this.#push(0);
+    }
+    this.#batched = 0;
   }
 
   /** Take the hash just written at the top of the stack as a subtree of `height`. */

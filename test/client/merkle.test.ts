@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { network } from "hardhat";
 import { describe, expect, it } from "vitest";
 import {
   alignedSubtreeRoot,
+  hasNativeHashtree,
   LEAF_SIZE,
   leafCount,
   leafHash,
@@ -14,26 +15,7 @@ import {
   rootOfHashes,
 } from "../../client/protocol/merkle.ts";
 import { newFileId } from "../../client/protocol/shard-id.ts";
-
-const sha = (data: Uint8Array) => createHash("sha256").update(data).digest();
-
-/** The tree written out plainly: leaves padded with zero hashes to a power of two. */
-function referenceRoot(data: Buffer): Buffer {
-  const leaves: Buffer[] = [];
-  for (let i = 0; i < leafCount(data.length); i++)
-    leaves.push(sha(data.subarray(i * LEAF_SIZE, (i + 1) * LEAF_SIZE)));
-  let level = leaves;
-  let width = 1;
-  while (width < level.length) width *= 2;
-  while (level.length < width) level.push(Buffer.alloc(32));
-  while (level.length > 1) {
-    const next: Buffer[] = [];
-    for (let i = 0; i < level.length; i += 2)
-      next.push(sha(Buffer.concat([level[i]!, level[i + 1]!])));
-    level = next;
-  }
-  return level[0]!;
-}
+import { referenceRoot, sha } from "../helpers/merkle-reference.ts";
 
 describe("SHA-256 Merkle tree over 4 KiB leaves", () => {
   it("gives the plain reference root whatever the size and however the bytes are chunked", () => {
@@ -55,6 +37,56 @@ describe("SHA-256 Merkle tree over 4 KiB leaves", () => {
         },
       ),
       { numRuns: 60 },
+    );
+  });
+
+  it("gives the reference root and every leaf hash across many 1 MiB batches of leaves", () => {
+    // A builder hashes the parents of each run of 256 aligned leaves a level at a time
+    // (hashtree's native binding here); mixed with subtrees appended whole (at heights
+    // below and above a batch's), sizes across batch edges, and chunks of any length.
+    expect(hasNativeHashtree()).toBe(true);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 3 * 256 * LEAF_SIZE + 3 * LEAF_SIZE + 9 }),
+        fc.array(fc.integer({ min: 1, max: 600_000 }), { minLength: 1, maxLength: 5 }),
+        fc.option(fc.record({ at: fc.nat(700), height: fc.integer({ min: 0, max: 9 }) })),
+        (size, cuts, appended) => {
+          const data = randomBytes(size);
+          const leaves: Buffer[] = [];
+          const builder = new MerkleBuilder((hash) => leaves.push(Buffer.from(hash)));
+          let offset = 0;
+          let appendedAt: { from: number; to: number } | undefined;
+          for (let i = 0; offset < size; i++) {
+            const leaf = offset / LEAF_SIZE;
+            const pieceSize = 2 ** (appended?.height ?? 0) * LEAF_SIZE;
+            if (
+              appended &&
+              appendedAt === undefined &&
+              leaf >= appended.at &&
+              builder.isAlignedTo(appended.height) &&
+              offset + pieceSize <= size
+            ) {
+              const subtree = alignedSubtreeRoot(data.subarray(offset, offset + pieceSize))!;
+              builder.appendSubtree(subtree.root, subtree.height);
+              appendedAt = { from: leaf, to: leaf + 2 ** appended.height };
+              offset += pieceSize;
+              continue;
+            }
+            const step = cuts[i % cuts.length]!;
+            builder.update(data.subarray(offset, Math.min(size, offset + step)));
+            offset = Math.min(size, offset + step);
+          }
+          expect(builder.digest().equals(referenceRoot(data))).toBe(true);
+          // Every leaf hash in order, but those of the appended subtree (hashed elsewhere).
+          const expected: Buffer[] = [];
+          for (let i = 0; i < leafCount(size); i++) {
+            if (appendedAt && i >= appendedAt.from && i < appendedAt.to) continue;
+            expected.push(sha(data.subarray(i * LEAF_SIZE, (i + 1) * LEAF_SIZE)));
+          }
+          expect(Buffer.concat(leaves).equals(Buffer.concat(expected))).toBe(true);
+        },
+      ),
+      { numRuns: 25 },
     );
   });
 
