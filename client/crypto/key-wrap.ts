@@ -1,10 +1,15 @@
-import { createCipheriv, createDecipheriv, ECDH, hkdfSync } from "node:crypto";
-import { decrypt, encrypt } from "eciesjs";
-import { Config } from "eciesjs/config";
-import { getSharedKey, getValidSecret, symDecrypt, symEncrypt } from "eciesjs/utils";
+import {
+  createCipheriv,
+  createDecipheriv,
+  ECDH,
+  type ECDH as EcdhKeys,
+  hkdfSync,
+  randomBytes,
+} from "node:crypto";
+import { createRequire } from "node:module";
 import { getBytes, SigningKey } from "ethers";
 import { DstoreError } from "../errors.ts";
-import { hasNativeSecp256k1, nativeSecp256k1, sharedPoint } from "./native-curve.ts";
+import { hasNativeSecp256k1, libsecp256k1, nativeSecp256k1, sharedPoint } from "./native-curve.ts";
 import { FILE_KEY_SIZE } from "./segment-cipher.ts";
 
 /** First byte of a wrapped key: the format, so it can change without guessing. */
@@ -12,45 +17,102 @@ const WRAP_VERSION = 1;
 /** ECIES output with a compressed ephemeral key: 33 + 16 (nonce) + 16 (tag) + 32. */
 const ECIES_SIZE = 97;
 const TAG_SIZE = 16;
+/** eciesjs's AES-256-GCM nonce: 16 bytes. */
+const NONCE_SIZE = 16;
 /** Longest file name kept, in UTF-8 bytes. */
 export const MAX_NAME_BYTES = 255;
 
-// ECIES on secp256k1 as eciesjs does it (ephemeral key, ECDH, HKDF-SHA256 of both points,
-// AES-256-GCM), with the ephemeral key sent compressed.
-const ECIES = Object.assign(new Config(), { isEphemeralKeyCompressed: true });
 const CURVE = "secp256k1";
 /** Bytes of a compressed secp256k1 point. */
 const POINT_SIZE = 33;
 
+const requireCjs = createRequire(import.meta.url);
+
 /**
- * eciesjs's `encrypt` and `decrypt` with its own steps, but the public key of the new
- * key pair and a point's other encoding from Node's native secp256k1, and the ECDH from
- * libsecp256k1 (the key derivation takes the whole shared point, and Node's ECDH gives
- * only its x). eciesjs derives a private key's public key in JavaScript, and its first use
- * in a process builds the curve's tables (~60 ms here); its ECDH took ~15-25 ms in a
- * fresh process. The format is eciesjs's (the tests open each other's output). Where
- * Node's OpenSSL has no secp256k1, eciesjs's own functions do it all; where libsecp256k1
- * does not load, the ECDH is eciesjs's.
+ * eciesjs's own `encrypt` and `decrypt`, configured as dstore wraps keys (its ephemeral
+ * key sent compressed), loaded only where the native curves are missing: it brings its
+ * own JavaScript curves, ciphers and hashes (~220 KB, ~25 ms to load), which every put
+ * and get loaded when this used it on every platform.
+ */
+function eciesjs(): {
+  encrypt(publicKey: Uint8Array, data: Uint8Array): Uint8Array;
+  decrypt(privateKey: Uint8Array, data: Uint8Array): Uint8Array;
+} {
+  const { encrypt, decrypt } = requireCjs("eciesjs") as typeof import("eciesjs");
+  const { Config } = requireCjs("eciesjs/config") as typeof import("eciesjs/config");
+  const config = Object.assign(new Config(), { isEphemeralKeyCompressed: true });
+  return {
+    encrypt: (publicKey, data) => encrypt(publicKey, data, config),
+    decrypt: (privateKey, data) => decrypt(privateKey, data, config),
+  };
+}
+
+/**
+ * ECIES on secp256k1 as eciesjs does it, and in its format (the tests open each other's
+ * output): a fresh key pair; the ECDH of its private key and the receiver's public key
+ * (the whole point, uncompressed); HKDF-SHA256 of the new public key and that point, both
+ * uncompressed, as the key of AES-256-GCM with a 16-byte nonce; out comes the new public
+ * key (compressed) ‖ nonce ‖ tag ‖ ciphertext. With Node's crypto for the key pair, the
+ * key derivation and the cipher, and libsecp256k1 for the ECDH (Node's gives only the
+ * point's x). Where either is missing, eciesjs does it all.
  */
 function eciesEncrypt(receiverPublicKey: Uint8Array, data: Uint8Array): Buffer {
   const ephemeral = nativeSecp256k1();
-  if (!ephemeral) return Buffer.from(encrypt(receiverPublicKey, data, ECIES));
-  // eciesjs draws the key; Node's own key pairs give the private key without its leading
-  // zero bytes (1 in 256 is 31 bytes long), which the ECDH below refuses.
-  const secret = getValidSecret(CURVE);
-  ephemeral.setPrivateKey(secret);
-  const shared = sharedPoint(secret, receiverPublicKey);
-  const key = getSharedKey(ephemeral.getPublicKey(null, "uncompressed"), shared);
-  return Buffer.concat([ephemeral.getPublicKey(null, "compressed"), symEncrypt(ECIES, key, data)]);
+  if (!ephemeral || !libsecp256k1()) return Buffer.from(eciesjs().encrypt(receiverPublicKey, data));
+  const secret = newPrivateKey(ephemeral);
+  const key = sharedKey(ephemeral.getPublicKey(null, "uncompressed"), secret, receiverPublicKey);
+  const nonce = randomBytes(NONCE_SIZE);
+  const cipher = createCipheriv("aes-256-gcm", key, nonce);
+  const sealed = Buffer.concat([cipher.update(data), cipher.final()]);
+  return Buffer.concat([
+    ephemeral.getPublicKey(null, "compressed"),
+    nonce,
+    cipher.getAuthTag(),
+    sealed,
+  ]);
 }
 
 function eciesDecrypt(privateKey: Uint8Array, sealed: Uint8Array): Uint8Array {
-  if (!hasNativeSecp256k1()) return decrypt(privateKey, sealed, ECIES);
+  if (!hasNativeSecp256k1() || !libsecp256k1()) return eciesjs().decrypt(privateKey, sealed);
   const ephemeral = sealed.subarray(0, POINT_SIZE);
-  const point = ECDH.convertKey(ephemeral, CURVE, undefined, undefined, "uncompressed");
-  const shared = sharedPoint(privateKey, ephemeral);
-  const key = getSharedKey(point as Buffer, shared);
-  return symDecrypt(ECIES, key, sealed.subarray(POINT_SIZE));
+  const point = ECDH.convertKey(ephemeral, CURVE, undefined, undefined, "uncompressed") as Buffer;
+  const key = sharedKey(point, privateKey, ephemeral);
+  const nonce = sealed.subarray(POINT_SIZE, POINT_SIZE + NONCE_SIZE);
+  const decipher = createDecipheriv("aes-256-gcm", key, nonce);
+  decipher.setAuthTag(sealed.subarray(POINT_SIZE + NONCE_SIZE, POINT_SIZE + NONCE_SIZE + TAG_SIZE));
+  return Buffer.concat([
+    decipher.update(sealed.subarray(POINT_SIZE + NONCE_SIZE + TAG_SIZE)),
+    decipher.final(),
+  ]);
+}
+
+/**
+ * A random private key, set on `keys`: 32 random bytes, drawn again in the rare case they
+ * are not a valid key (zero, or not below the curve's order), which Node refuses. (Node's
+ * own key pairs give a private key without its leading zero bytes, 1 in 256 is 31 bytes
+ * long, which libsecp256k1 refuses.)
+ */
+function newPrivateKey(keys: EcdhKeys): Buffer {
+  for (;;) {
+    const secret = randomBytes(32);
+    try {
+      keys.setPrivateKey(secret);
+      return secret;
+    } catch {
+      // Not a valid key: draw again.
+    }
+  }
+}
+
+/** HKDF-SHA256 of the ephemeral public key and the ECDH point, both uncompressed. */
+function sharedKey(
+  ephemeralPoint: Uint8Array,
+  privateKey: Uint8Array,
+  publicKey: Uint8Array,
+): Buffer {
+  const shared = sharedPoint(privateKey, publicKey);
+  const material = Buffer.concat([ephemeralPoint, shared]);
+  return Buffer.from(hkdfSync("sha256", material, Buffer.alloc(0), Buffer.alloc(0), 32));
 }
 
 /** What a wrapped key carries besides the key: metadata sealed under the file key. */

@@ -1,5 +1,4 @@
 import { createECDH, type ECDH, getCurves } from "node:crypto";
-import { getSharedPoint } from "eciesjs/utils";
 import {
   type BytesLike,
   concat,
@@ -71,12 +70,11 @@ export const libsecp256k1 = optionalBinding<Libsecp256k1>(
 
 /**
  * The ECDH shared point of `privateKey` and `publicKey` (33 or 65 bytes), uncompressed
- * (65 bytes), as eciesjs's `getSharedPoint` gives it (which takes the JavaScript curve
- * where libsecp256k1 does not load).
+ * (65 bytes), as eciesjs's `getSharedPoint` gives it. Needs {@link libsecp256k1}.
  */
 export function sharedPoint(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
   const native = libsecp256k1();
-  if (!native) return getSharedPoint("secp256k1", privateKey, publicKey, false);
+  if (!native) throw new Error("libsecp256k1 is not loaded");
   const point = (x: Uint8Array, y: Uint8Array) => Buffer.concat([Buffer.of(4), x, y]);
   return native.ecdh(publicKey, privateKey, { hashfn: point }, Buffer.alloc(65));
 }
