@@ -1,4 +1,4 @@
-import { createECDH, type ECDH, getCurves } from "node:crypto";
+import { createECDH, type ECDH, getCurves, randomBytes } from "node:crypto";
 import {
   type BytesLike,
   concat,
@@ -35,6 +35,8 @@ export function hasNativeSecp256k1(): boolean {
 
 /** The calls of libsecp256k1's Node binding (the `secp256k1` package) dstore makes. */
 interface Libsecp256k1 {
+  /** Re-randomizes the context's blinding. */
+  contextRandomize(seed: Uint8Array): void;
   /** RFC 6979 deterministic, low-s: the 64 bytes r ‖ s and the recovery bit. */
   ecdsaSign(digest: Uint8Array, privateKey: Uint8Array): { signature: Uint8Array; recid: number };
   /** The public key (65 bytes uncompressed with `compressed` false) that made `signature`. */
@@ -66,6 +68,9 @@ interface Libsecp256k1 {
 export const libsecp256k1 = optionalBinding<Libsecp256k1>(
   "secp256k1/bindings.js",
   "DSTORE_NATIVE_CURVE",
+  // Blinds the context's secret-dependent steps with fresh randomness, as libsecp256k1
+  // advises for a context that signs (defence against side channels).
+  (binding) => binding.contextRandomize(randomBytes(32)),
 );
 
 /**

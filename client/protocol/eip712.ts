@@ -111,7 +111,8 @@ export function typedDigest(
   types: Record<string, TypedDataField[]>,
   message: object,
 ): string {
-  const key = `${domain.chainId}:${domain.verifyingContract.toLowerCase()}`;
+  // The address as given: ethers refuses one with a wrong checksum, and so must the cache.
+  const key = `${domain.chainId}:${domain.verifyingContract}`;
   let domainHash = domainHashes.get(key);
   if (domainHash === undefined) {
     domainHash = TypedDataEncoder.hashDomain(typedDomain(domain));

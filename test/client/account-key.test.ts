@@ -89,6 +89,42 @@ describe("EIP-712 signatures by an AccountKey, recovered by recoverTypedSigner",
     }
   });
 
+  it("recovers what ethers recovers, or nothing where ethers throws, from any signature", () => {
+    const signed = message();
+    const ethersSigner = (signature: string) => {
+      try {
+        return verifyTypedData(typedDomain(domain), UPLOAD_TYPES, signed, signature);
+      } catch {
+        return undefined;
+      }
+    };
+    // secp256k1's group order, for the other, high-s form of a signature.
+    const order = 2n ** 256n - 0x14551231950b75fc4402da1732fc9bebfn;
+    const wallet = new Wallet(new AccountKey(hexlify(randomBytes(32))));
+    const valid = wallet.signingKey.sign(typedDigest(domain, UPLOAD_TYPES, signed));
+    const highS = `0x${(order - BigInt(valid.s)).toString(16).padStart(64, "0")}`;
+    const cases = [
+      valid.serialized,
+      valid.compactSerialized,
+      `${valid.r}${highS.slice(2)}${valid.v === 27 ? "1c" : "1b"}`,
+      `${valid.r}${"00".repeat(32)}1b`,
+      `0x${"00".repeat(32)}${valid.s.slice(2)}1b`,
+      `0x${order.toString(16)}${valid.s.slice(2)}1c`,
+      ...["00", "01", "1d", "23", "ff"].map((v) => valid.serialized.slice(0, -2) + v),
+    ];
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 64, maxLength: 65 }), (bytes) => {
+        const signature = hexlify(bytes);
+        expect(recoverTypedSigner(domain, UPLOAD_TYPES, signed, signature)).toBe(
+          ethersSigner(signature),
+        );
+      }),
+      { numRuns: 300 },
+    );
+    for (const signature of cases)
+      expect(recoverTypedSigner(domain, UPLOAD_TYPES, signed, signature)).toBe(ethersSigner(signature));
+  });
+
   it("recovers nothing from a malformed signature", () => {
     for (const bad of [
       "",
