@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
-import { getBytes, isError, type Wallet } from "ethers";
+import { getBytes, isError, type Overrides, type Wallet } from "ethers";
 import { type Chain, sendChainRequests } from "./chain/contracts.ts";
 import { wrapFileKey } from "./crypto/key-wrap.ts";
 import { FILE_KEY_SIZE, SegmentCipher } from "./crypto/segment-cipher.ts";
@@ -175,21 +175,26 @@ async function uploadWith(
     const placements = stored
       .sort((a, b) => a.target.index - b.target.index)
       .map((s) => s.target.node.nodeId);
+    const registration = {
+      fileId,
+      size: layout.size,
+      segmentSize,
+      k,
+      m,
+      shardRoots: roots,
+      placements,
+      wrappedKey,
+    };
+    // The transaction's gas and fees are asked for while the nodes are asked once more
+    // whether they hold every shard: two chain round trips fewer after that.
+    const terms = transactionTerms(chain, registration);
+    terms.catch(() => {});
     await confirmStored(stored, fileId);
     options.onProgress?.({ phase: "register", done: 0, total: 1 });
     let txHash = "";
     let gasUsed = 0n;
     try {
-      const tx = await chain.fileRegistry.registerFile({
-        fileId,
-        size: layout.size,
-        segmentSize,
-        k,
-        m,
-        shardRoots: roots,
-        placements,
-        wrappedKey,
-      });
+      const tx = await chain.fileRegistry.registerFile(registration, await terms);
       txHash = tx.hash;
       gasUsed = (await tx.wait())!.gasUsed;
     } catch (cause) {
@@ -230,6 +235,26 @@ async function uploadWith(
   } finally {
     await Promise.all([source.close(), pool.close()]);
   }
+}
+
+/**
+ * A registration's gas limit (as ethers estimates it: a revert shows here, before anything
+ * is sent) and fees (as ethers would fill them in), asked for at once rather than one after
+ * the other as the transaction is sent.
+ */
+async function transactionTerms(
+  chain: Chain,
+  registration: Parameters<Chain["fileRegistry"]["registerFile"]["estimateGas"]>[0],
+): Promise<Overrides> {
+  const [gasLimit, fees] = await Promise.all([
+    chain.fileRegistry.registerFile.estimateGas(registration),
+    chain.provider.getFeeData(),
+  ]);
+  if (fees.maxFeePerGas !== null && fees.maxPriorityFeePerGas !== null) {
+    const { maxFeePerGas, maxPriorityFeePerGas } = fees;
+    return { gasLimit, maxFeePerGas, maxPriorityFeePerGas };
+  }
+  return fees.gasPrice === null ? { gasLimit } : { gasLimit, gasPrice: fees.gasPrice };
 }
 
 /** The Merkle roots of a file's shards, fed the coded segments in order. */
