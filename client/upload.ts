@@ -254,7 +254,8 @@ async function transactionTerms(
     const { maxFeePerGas, maxPriorityFeePerGas } = fees;
     return { gasLimit, maxFeePerGas, maxPriorityFeePerGas };
   }
-  return fees.gasPrice === null ? { gasLimit } : { gasLimit, gasPrice: fees.gasPrice };
+  // A chain without EIP-1559 fees: ethers asks for the gas price as it sends.
+  return { gasLimit };
 }
 
 /** The Merkle roots of a file's shards, fed the coded segments in order. */
