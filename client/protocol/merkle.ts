@@ -48,7 +48,7 @@ function hashPairs(input: Buffer, output: Buffer, count: number): void {
   }
 }
 
-/** Whether `@chainsafe/hashtree` hashes the parents (for tests and the benchmark). */
+/** Whether `@chainsafe/hashtree` hashes the parents (for the tests). */
 export function hasNativeHashtree(): boolean {
   return hashtree() !== undefined;
 }
@@ -293,8 +293,8 @@ export function rootOfHashes(leaves: readonly Uint8Array[]): Buffer {
 
 /**
  * The sibling path of leaf `index` in the tree over `leafHashes` (concatenated 32-byte
- * hashes), from the leaf level up. O(n) hashing; `yieldEvery` lets a server give the
- * event loop back between batches.
+ * hashes), from the leaf level up. O(n) hashing, a level's parents `yieldEvery` at a time
+ * ({@link hashPairs}); between two such batches a server gets its event loop back.
  */
 export async function merklePath(
   leafHashes: Uint8Array,
@@ -305,24 +305,25 @@ export async function merklePath(
   if (!Number.isInteger(count) || index < 0 || index >= count) {
     throw new RangeError(`leaf ${index} is outside a tree of ${count} leaves`);
   }
-  // One level at a time, each written over the one below: parent i reads children 2i and
-  // 2i + 1, which no parent before it has overwritten. An odd level gets a zero hash at
-  // its end as the last parent's right child.
-  const level = Buffer.allocUnsafe((count + 1) * HASH_SIZE);
+  // Each level is hashed into the other buffer; an odd level gets a zero hash at its end
+  // as the last parent's right child.
+  let level = Buffer.allocUnsafe((count + 1) * HASH_SIZE);
+  let parents = Buffer.allocUnsafe((Math.ceil(count / 2) + 1) * HASH_SIZE);
   level.set(leafHashes);
-  const node = (i: number) => level.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE);
   const path: Buffer[] = [];
   let width = count;
   let position = index;
-  let work = 0;
   for (let height = 0; height < treeHeight(count); height++) {
     if (width % 2 === 1) level.set(zeroHash(height), width * HASH_SIZE);
-    path.push(Buffer.from(node(position ^ 1)));
+    const sibling = (position ^ 1) * HASH_SIZE;
+    path.push(Buffer.from(level.subarray(sibling, sibling + HASH_SIZE)));
     width = Math.ceil(width / 2);
-    for (let i = 0; i < width; i++) {
-      sha256Into(level.subarray(2 * i * HASH_SIZE, (2 * i + 2) * HASH_SIZE), level, i * HASH_SIZE);
-      if (++work % yieldEvery === 0) await new Promise((resolve) => setImmediate(resolve));
+    for (let i = 0; i < width; i += yieldEvery) {
+      const batch = Math.min(yieldEvery, width - i);
+      hashPairs(level.subarray(2 * i * HASH_SIZE), parents.subarray(i * HASH_SIZE), batch);
+      if (batch === yieldEvery) await new Promise((resolve) => setImmediate(resolve));
     }
+    [level, parents] = [parents, level];
     position >>= 1;
   }
   return path;
