@@ -5,7 +5,7 @@ import { encodeEnvelope } from "./protocol/authorization-header.ts";
 import {
   DELETION_TYPES,
   type ShardDeletion,
-  typedDigest,
+  signTyped,
   UPLOAD_TYPES,
   type UploadAuthorization,
 } from "./protocol/eip712.ts";
@@ -20,8 +20,8 @@ function signedHeader(
   message: UploadAuthorization | ShardDeletion,
 ): string {
   const { chainId, fileRegistry } = chain.deployment;
-  const digest = typedDigest({ chainId, verifyingContract: fileRegistry }, types, message);
-  const signature = wallet.signingKey.sign(digest).serialized;
+  const domain = { chainId, verifyingContract: fileRegistry };
+  const signature = signTyped(wallet.signingKey, domain, types, message);
   return encodeEnvelope({
     chainId: chainId.toString(),
     contract: fileRegistry,

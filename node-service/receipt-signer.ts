@@ -3,7 +3,7 @@ import {
   type DstoreDomain,
   RECEIPT_TYPES,
   type SignedReceipt,
-  typedDigest,
+  signTyped,
 } from "../client/protocol/eip712.ts";
 import type { FileId } from "../client/protocol/shard-id.ts";
 import { cpuTurns } from "./cpu-turns.ts";
@@ -30,9 +30,8 @@ export class ReceiptSigner {
       size: BigInt(meta.size),
       root: meta.root,
     };
-    const signature = await cpuTurns.run(
-      () =>
-        this.#wallet.signingKey.sign(typedDigest(this.#domain, RECEIPT_TYPES, receipt)).serialized,
+    const signature = await cpuTurns.run(() =>
+      signTyped(this.#wallet.signingKey, this.#domain, RECEIPT_TYPES, receipt),
     );
     return {
       receipt: { ...receipt, size: String(meta.size) },

@@ -1,6 +1,7 @@
 import {
   concat,
   keccak256,
+  type SigningKey,
   type TypedDataDomain,
   TypedDataEncoder,
   type TypedDataField,
@@ -126,6 +127,16 @@ export function typedDigest(
   return keccak256(
     concat(["0x1901", domainHash, encoder.hash(message as Record<string, unknown>)]),
   );
+}
+
+/** `signer`'s EIP-712 signature of `message` (65 bytes, 0x-hex), as ethers' `signTypedData`. */
+export function signTyped(
+  signer: SigningKey,
+  domain: DstoreDomain,
+  types: Record<string, TypedDataField[]>,
+  message: object,
+): string {
+  return signer.sign(typedDigest(domain, types, message)).serialized;
 }
 
 /** The address that signed a typed message, or undefined if the signature is malformed. */
