@@ -30,6 +30,36 @@ const httpWithoutUndici: Plugin = {
   },
 };
 
+/**
+ * Built-in modules that the bundled libraries import at the top but that a command almost
+ * never touches: commander's `child_process` (for executable subcommands), cli-progress's
+ * `readline` (on a terminal only), ethers' `https` and `zlib` (https endpoints, gzipped
+ * answers). Loading the four (and `tls`, `dgram`, ... behind them) cost every start
+ * ~12 ms here. Each becomes an object that loads the module on first use of one of its
+ * properties; `__esModule`, which esbuild's interop asks of every CommonJS module, is
+ * answered without loading it.
+ */
+const LAZY_BUILTINS = ["child_process", "readline", "https", "zlib"];
+const lazyBuiltins: Plugin = {
+  name: "lazy-builtins",
+  setup(bundler) {
+    bundler.onResolve({ filter: new RegExp(`^(node:)?(${LAZY_BUILTINS.join("|")})$`) }, (args) => ({
+      path: args.path.replace(/^node:/, ""),
+      namespace: "lazy-builtin",
+    }));
+    bundler.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, (args) => ({
+      contents: `
+        let real;
+        const load = () => (real ??= process.getBuiltinModule(${JSON.stringify(`node:${args.path}`)}));
+        module.exports = Object.create(new Proxy({}, {
+          get: (_, key) => (key === "__esModule" ? undefined : load()[key]),
+          has: (_, key) => key in load(),
+        }));`,
+      loader: "js",
+    }));
+  },
+};
+
 // dist/ is not emptied first: a process already running from an older build (a devnet
 // left running, say) may still load its hash-named chunks, as when it starts a worker.
 await build({
@@ -61,6 +91,6 @@ await build({
   banner: {
     js: 'import { createRequire as __dstoreRequire } from "node:module"; const require = __dstoreRequire(import.meta.url);',
   },
-  plugins: [httpWithoutUndici],
+  plugins: [httpWithoutUndici, lazyBuiltins],
   logLevel: "warning",
 });

@@ -76,4 +76,28 @@ describe("the dstore launcher", () => {
       expect(run.stdout.trim()).toBe(version);
     }
   });
+
+  it("loads child_process, readline, https and zlib only when a command uses them", async () => {
+    // A command that loads ethers and fails at its first chain request, with a preload that
+    // lists the built-in modules loaded by then.
+    const dir = await tempDir("dstore-builtins-");
+    const preload = join(dir, "report.cjs");
+    await writeFile(
+      preload,
+      'process.on("exit", () => require("node:fs").writeSync(2, "loaded: " + ' +
+        'process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).join(",") + "\\n"));\n',
+    );
+    const run = await runScript(LAUNCHER, ["ls"], {
+      NODE_OPTIONS: `--require ${preload}`,
+      DSTORE_RPC_URL: "http://127.0.0.1:9",
+      DSTORE_FILE_REGISTRY: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+      DSTORE_NODE_REGISTRY: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
+    });
+    expect(run.stderr).toContain("cannot reach the chain");
+    const loaded = run.stderr.split("loaded: ")[1]!.trim().split(",");
+    expect(loaded).toContain("NativeModule http");
+    for (const lazy of ["child_process", "readline", "https", "zlib"]) {
+      expect(loaded).not.toContain(`NativeModule ${lazy}`);
+    }
+  });
 });
