@@ -122,7 +122,9 @@ describe("EIP-712 signatures by an AccountKey, recovered by recoverTypedSigner",
       { numRuns: 300 },
     );
     for (const signature of cases)
-      expect(recoverTypedSigner(domain, UPLOAD_TYPES, signed, signature)).toBe(ethersSigner(signature));
+      expect(recoverTypedSigner(domain, UPLOAD_TYPES, signed, signature)).toBe(
+        ethersSigner(signature),
+      );
   });
 
   it("recovers nothing from a malformed signature", () => {
