@@ -10,10 +10,21 @@ export interface NodeMetrics {
   bytesOut: Counter;
 }
 
+/**
+ * How often the event-loop lag metrics (`dstore_nodejs_eventloop_lag_*`) sample, in ms.
+ * Node's histogram records the time between two samples, so each value is this interval
+ * plus how late the sample came: an idle node reports ~10 ms.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 10;
+
 /** Create the metrics of one node; store gauges read the store when scraped. */
 export function createMetrics(store: ShardStore): NodeMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "dstore_" });
+  collectDefaultMetrics({
+    register: registry,
+    prefix: "dstore_",
+    eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS,
+  });
   const gauge = (name: string, help: string, read: () => number) =>
     new Gauge({
       name,

@@ -7,6 +7,7 @@ import { AUTHORIZATION_HEADER } from "../../client/protocol/authorization-header
 import type { SignedReceipt } from "../../client/protocol/eip712.ts";
 import { LEAF_SIZE, leafHash, rootFromPath } from "../../client/protocol/merkle.ts";
 import { authorizeUpload } from "../../client/signing.ts";
+import { EVENT_LOOP_SAMPLE_MS } from "../../node-service/metrics.ts";
 import { ShardStore } from "../../node-service/shard-store.ts";
 import { startStorageNode } from "../../node-service/storage-node.ts";
 import { asAccount, connectAs, deleteFile, registerFile } from "../helpers/chain-files.ts";
@@ -328,6 +329,20 @@ describe("storage node: `dstore node start` as a real process on a real chain", 
     }
     for (const shard of held.values()) expect((await get(shard)).status).toBe(200);
     expect((await statusOf(base)).shards).toBe(held.size);
+  });
+
+  it("samples its event loop every EVENT_LOOP_SAMPLE_MS: the lag metrics include that interval", async () => {
+    // Node's histogram holds the time between two samples (the bench takes the interval off
+    // to report how late they came). A scrape resets it: wait for one that saw samples.
+    const min = await eventually(
+      async () => {
+        const value = metricValue(await metricsOf(base), "dstore_nodejs_eventloop_lag_min_seconds");
+        return value < 1 ? value * 1000 : undefined;
+      },
+      { what: "an event-loop sample between two scrapes" },
+    );
+    expect(min).toBeGreaterThanOrEqual(EVENT_LOOP_SAMPLE_MS * 0.8);
+    expect(min).toBeLessThan(EVENT_LOOP_SAMPLE_MS * 2);
   });
 
   it("serves Prometheus metrics: request, byte and error counters, store gauges, process memory", async () => {
