@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { AccountKey } from "../../client/chain/contracts.ts";
 import { libsecp256k1 } from "../../client/crypto/native-curve.ts";
 import {
+  DELETION_TYPES,
   RECEIPT_TYPES,
   recoverTypedSigner,
   typedDigest,
@@ -87,6 +88,72 @@ describe("EIP-712 signatures by an AccountKey, recovered by recoverTypedSigner",
         );
       }
     }
+  });
+
+  it("encodes any field value as ethers does, and refuses what ethers refuses", () => {
+    // Each field's value in the forms callers give, at and beyond its type's bounds.
+    const uint = (bits: number) =>
+      fc
+        .oneof(
+          fc.bigInt({ min: 0n, max: (1n << BigInt(bits)) - 1n }),
+          fc.constantFrom(0n, (1n << BigInt(bits)) - 1n, 1n << BigInt(bits), -1n),
+        )
+        .chain((value) =>
+          fc.constantFrom<unknown>(
+            value,
+            value.toString(),
+            `0x${value.toString(16)}`,
+            ...(Number.isSafeInteger(Number(value)) ? [Number(value)] : []),
+          ),
+        );
+    const bytes32 = fc.oneof(
+      fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => hexlify(bytes)),
+      fc
+        .uint8Array({ minLength: 32, maxLength: 32 })
+        .map((bytes) => hexlify(bytes).toUpperCase().replace("0X", "0x")),
+      fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      fc.uint8Array({ minLength: 0, maxLength: 40 }).map((bytes) => hexlify(bytes)),
+      fc.constantFrom("0x", "nonsense", `0x${"zz".repeat(32)}`, `0x${"0".repeat(63)}`),
+    );
+    const outcome = (hash: () => string) => {
+      try {
+        return hash();
+      } catch {
+        return "refused";
+      }
+    };
+    // A valid message with one field, any one, replaced by any such value.
+    const field = {
+      nodeId: uint(32),
+      fileId: bytes32,
+      shardIndex: uint(8),
+      size: uint(64),
+      root: bytes32,
+      expiry: uint(64),
+      nonce: bytes32,
+    };
+    const names = Object.keys(field) as (keyof typeof field)[];
+    let accepted = 0;
+    let refused = 0;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...names).chain((name) => fc.tuple(fc.constant(name), field[name])),
+        ([name, value]) => {
+          const fields = { ...message(), [name]: value };
+          for (const types of [UPLOAD_TYPES, RECEIPT_TYPES, DELETION_TYPES]) {
+            const ours = outcome(() => typedDigest(domain, types, fields));
+            expect(ours).toBe(
+              outcome(() => TypedDataEncoder.hash(typedDomain(domain), types, fields)),
+            );
+            if (ours === "refused") refused++;
+            else accepted++;
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+    // Both outcomes came up many times.
+    expect(Math.min(accepted, refused)).toBeGreaterThan(100);
   });
 
   it("recovers what ethers recovers, or nothing where ethers throws, from any signature", () => {
