@@ -27,6 +27,7 @@ import {
 } from "ethers";
 import type { FileRegistry, NodeRegistry } from "../../types/ethers-contracts/index.ts";
 import { libsecp256k1, nativeSecp256k1, recoverSignerAddress } from "../crypto/native-curve.ts";
+import { useNativeKeccak } from "../crypto/native-keccak.ts";
 import { DstoreError } from "../errors.ts";
 import { PROJECT_ROOT } from "../module-paths.ts";
 
@@ -145,6 +146,7 @@ export interface ConnectOptions {
  * const node = await chain.nodeRegistry.getNode(1);
  */
 export async function connectChain(options: ConnectOptions): Promise<Chain> {
+  useNativeKeccak();
   const contracts = [
     ["FileRegistry", options.fileRegistry],
     ["NodeRegistry", options.nodeRegistry],

@@ -11,6 +11,7 @@ import {
   toUtf8Bytes,
 } from "ethers";
 import { recoverSignerAddress } from "../crypto/native-curve.ts";
+import { useNativeKeccak } from "../crypto/native-keccak.ts";
 import type { FileId } from "./shard-id.ts";
 
 /**
@@ -102,6 +103,8 @@ export const DELETION_TYPES: Record<string, TypedDataField[]> = {
     { name: "nonce", type: "bytes32" },
   ],
 };
+
+useNativeKeccak();
 
 const domainHashes = new Map<string, Uint8Array>();
 const encoders = new WeakMap<Record<string, TypedDataField[]>, (message: object) => Uint8Array>();
