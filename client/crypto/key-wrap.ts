@@ -9,7 +9,7 @@ import {
 import { createRequire } from "node:module";
 import { getBytes, SigningKey } from "ethers";
 import { DstoreError } from "../errors.ts";
-import { hasNativeSecp256k1, libsecp256k1, nativeSecp256k1, sharedPoint } from "./native-curve.ts";
+import { libsecp256k1, nativeSecp256k1, sharedPoint } from "./native-curve.ts";
 import { FILE_KEY_SIZE } from "./segment-cipher.ts";
 
 /** First byte of a wrapped key: the format, so it can change without guessing. */
@@ -54,13 +54,17 @@ function eciesjs(): {
  * uncompressed, as the key of AES-256-GCM with a 16-byte nonce; out comes the new public
  * key (compressed) ‖ nonce ‖ tag ‖ ciphertext. With Node's crypto for the key pair, the
  * key derivation and the cipher, and libsecp256k1 for the ECDH (Node's gives only the
- * point's x). Where either is missing, eciesjs does it all.
+ * point's x; a put loads libsecp256k1 to sign anyway). Where either is missing, eciesjs
+ * does it all.
  */
 function eciesEncrypt(receiverPublicKey: Uint8Array, data: Uint8Array): Buffer {
   const ephemeral = nativeSecp256k1();
   if (!ephemeral || !libsecp256k1()) return Buffer.from(eciesjs().encrypt(receiverPublicKey, data));
   const secret = newPrivateKey(ephemeral);
-  const key = sharedKey(ephemeral.getPublicKey(null, "uncompressed"), secret, receiverPublicKey);
+  const key = hkdfKey(
+    ephemeral.getPublicKey(null, "uncompressed"),
+    sharedPoint(secret, receiverPublicKey),
+  );
   const nonce = randomBytes(NONCE_SIZE);
   const cipher = createCipheriv("aes-256-gcm", key, nonce);
   const sealed = Buffer.concat([cipher.update(data), cipher.final()]);
@@ -72,18 +76,40 @@ function eciesEncrypt(receiverPublicKey: Uint8Array, data: Uint8Array): Buffer {
   ]);
 }
 
+/**
+ * eciesjs's decryption (see {@link eciesEncrypt}) with Node's crypto alone. Node's ECDH
+ * gives only the shared point's x, and x has two points, one per parity of y: each gives
+ * a key, and the one whose tag checks out is the point (the other fails GCM's check but
+ * with odds of 2^-128). A get then never loads libsecp256k1, whose binding cost it ~35 ms
+ * for this one ECDH.
+ */
 function eciesDecrypt(privateKey: Uint8Array, sealed: Uint8Array): Uint8Array {
-  if (!hasNativeSecp256k1() || !libsecp256k1()) return eciesjs().decrypt(privateKey, sealed);
+  const ecdh = nativeSecp256k1();
+  if (!ecdh) return eciesjs().decrypt(privateKey, sealed);
   const ephemeral = sealed.subarray(0, POINT_SIZE);
-  const point = ECDH.convertKey(ephemeral, CURVE, undefined, undefined, "uncompressed") as Buffer;
-  const key = sharedKey(point, privateKey, ephemeral);
+  const ephemeralPoint = uncompressed(ephemeral);
+  ecdh.setPrivateKey(privateKey);
+  const x = ecdh.computeSecret(ephemeral);
   const nonce = sealed.subarray(POINT_SIZE, POINT_SIZE + NONCE_SIZE);
-  const decipher = createDecipheriv("aes-256-gcm", key, nonce);
-  decipher.setAuthTag(sealed.subarray(POINT_SIZE + NONCE_SIZE, POINT_SIZE + NONCE_SIZE + TAG_SIZE));
-  return Buffer.concat([
-    decipher.update(sealed.subarray(POINT_SIZE + NONCE_SIZE + TAG_SIZE)),
-    decipher.final(),
-  ]);
+  const tag = sealed.subarray(POINT_SIZE + NONCE_SIZE, POINT_SIZE + NONCE_SIZE + TAG_SIZE);
+  const body = sealed.subarray(POINT_SIZE + NONCE_SIZE + TAG_SIZE);
+  let failure: unknown;
+  for (const parity of [0x02, 0x03]) {
+    const shared = uncompressed(Buffer.concat([Buffer.of(parity), x]));
+    const decipher = createDecipheriv("aes-256-gcm", hkdfKey(ephemeralPoint, shared), nonce);
+    decipher.setAuthTag(tag);
+    try {
+      return Buffer.concat([decipher.update(body), decipher.final()]);
+    } catch (error) {
+      failure = error;
+    }
+  }
+  throw failure;
+}
+
+/** A secp256k1 point, uncompressed (04 ‖ x ‖ y), by OpenSSL. */
+function uncompressed(point: Uint8Array): Buffer {
+  return ECDH.convertKey(point, CURVE, undefined, undefined, "uncompressed") as Buffer;
 }
 
 /**
@@ -104,14 +130,9 @@ function newPrivateKey(keys: EcdhKeys): Buffer {
   }
 }
 
-/** HKDF-SHA256 of the ephemeral public key and the ECDH point, both uncompressed. */
-function sharedKey(
-  ephemeralPoint: Uint8Array,
-  privateKey: Uint8Array,
-  publicKey: Uint8Array,
-): Buffer {
-  const shared = sharedPoint(privateKey, publicKey);
-  const material = Buffer.concat([ephemeralPoint, shared]);
+/** The key of the cipher: HKDF-SHA256 of the ephemeral public key and the ECDH point, both uncompressed. */
+function hkdfKey(ephemeralPoint: Uint8Array, sharedPoint: Uint8Array): Buffer {
+  const material = Buffer.concat([ephemeralPoint, sharedPoint]);
   return Buffer.from(hkdfSync("sha256", material, Buffer.alloc(0), Buffer.alloc(0), 32));
 }
 
