@@ -333,16 +333,19 @@ describe("storage node: `dstore node start` as a real process on a real chain", 
 
   it("samples its event loop every EVENT_LOOP_SAMPLE_MS: the lag metrics include that interval", async () => {
     // Node's histogram holds the time between two samples (the bench takes the interval off
-    // to report how late they came). A scrape resets it: wait for one that saw samples.
+    // to report how late they came). A scrape resets it: wait for one that saw a sample
+    // come on time (on a busy machine some come late; sampling every 50 ms never would).
     const min = await eventually(
       async () => {
-        const value = metricValue(await metricsOf(base), "dstore_nodejs_eventloop_lag_min_seconds");
-        return value < 1 ? value * 1000 : undefined;
+        const seconds = metricValue(
+          await metricsOf(base),
+          "dstore_nodejs_eventloop_lag_min_seconds",
+        );
+        return seconds * 1000 < EVENT_LOOP_SAMPLE_MS * 2 ? seconds * 1000 : undefined;
       },
-      { what: "an event-loop sample between two scrapes" },
+      { what: "an event-loop sample on time between two scrapes" },
     );
     expect(min).toBeGreaterThanOrEqual(EVENT_LOOP_SAMPLE_MS * 0.8);
-    expect(min).toBeLessThan(EVENT_LOOP_SAMPLE_MS * 2);
   });
 
   it("serves Prometheus metrics: request, byte and error counters, store gauges, process memory", async () => {
