@@ -80,8 +80,8 @@ function eciesEncrypt(receiverPublicKey: Uint8Array, data: Uint8Array): Buffer {
  * eciesjs's decryption (see {@link eciesEncrypt}) with Node's crypto alone. Node's ECDH
  * gives only the shared point's x, and x has two points, one per parity of y: each gives
  * a key, and the one whose tag checks out is the point (the other fails GCM's check but
- * with odds of 2^-128). A get then never loads libsecp256k1, whose binding cost it ~35 ms
- * for this one ECDH.
+ * with odds of 2^-128). A get then never loads libsecp256k1 (its binding, and the set-up
+ * of its context) for this one ECDH.
  */
 function eciesDecrypt(privateKey: Uint8Array, sealed: Uint8Array): Uint8Array {
   const ecdh = nativeSecp256k1();
@@ -130,7 +130,7 @@ function newPrivateKey(keys: EcdhKeys): Buffer {
   }
 }
 
-/** The key of the cipher: HKDF-SHA256 of the ephemeral public key and the ECDH point, both uncompressed. */
+/** The cipher's key: HKDF-SHA256 of the ephemeral public key and the ECDH point (uncompressed). */
 function hkdfKey(ephemeralPoint: Uint8Array, sharedPoint: Uint8Array): Buffer {
   const material = Buffer.concat([ephemeralPoint, sharedPoint]);
   return Buffer.from(hkdfSync("sha256", material, Buffer.alloc(0), Buffer.alloc(0), 32));

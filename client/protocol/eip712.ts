@@ -11,7 +11,7 @@ import {
   toUtf8Bytes,
 } from "ethers";
 import { recoverSignerAddress } from "../crypto/native-curve.ts";
-import { useNativeKeccak } from "../crypto/native-keccak.ts";
+import { keccakDigest, useNativeKeccak } from "../crypto/native-keccak.ts";
 import type { FileId } from "./shard-id.ts";
 
 /**
@@ -138,7 +138,7 @@ export function typedDigest(
   signed[0] = 0x19;
   signed[1] = 0x01;
   signed.set(domainHash, 2);
-  signed.set(getBytes(keccak256(encode(message))), 2 + HASH_BYTES);
+  signed.set(keccakDigest(encode(message)), 2 + HASH_BYTES);
   return keccak256(signed);
 }
 
@@ -157,8 +157,8 @@ function structEncoder(types: Record<string, TypedDataField[]>): (message: objec
     const encoder = TypedDataEncoder.from(types);
     return (message) => getBytes(encoder.encodeData(encoder.primaryType, message));
   }
-  const typeHash = getBytes(
-    keccak256(toUtf8Bytes(`${names[0]}(${fields.map((f) => `${f.type} ${f.name}`).join(",")})`)),
+  const typeHash = keccakDigest(
+    toUtf8Bytes(`${names[0]}(${fields.map((f) => `${f.type} ${f.name}`).join(",")})`),
   );
   return (message) => {
     const out = Buffer.alloc((1 + fields.length) * HASH_BYTES);
