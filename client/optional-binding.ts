@@ -7,7 +7,8 @@ const require = createRequire(import.meta.url);
  * what `load` returns. The getter gives undefined where it does not load (no prebuilt one
  * for this platform, nothing to build it with) or where the environment variable
  * `disabledBy` is `0` (so that tests can run the other path on a platform that has it);
- * callers then do the work in JavaScript. `setUp` runs once on the loaded binding.
+ * callers then do the work in JavaScript. `setUp` runs once on the loaded binding; if it
+ * throws, the binding is not used.
  */
 export function optionalBinding<T>(
   load: string | ((require: NodeJS.Require) => T),

@@ -15,14 +15,33 @@ interface KeccakSponge {
   squeeze(length: number): Uint8Array;
 }
 
-/** The addon's sponge class, or undefined where it does not load (or `DSTORE_NATIVE_KECCAK=0`). */
+/** Keccak-256 of no bytes, as published: what the binding must give before it is used. */
+const EMPTY_DIGEST = "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470";
+
+/**
+ * The addon's sponge class, or undefined where it does not load, gives a wrong digest of
+ * no bytes (an addon built for something else), or `DSTORE_NATIVE_KECCAK=0`.
+ */
 const sponge = optionalBinding<new () => KeccakSponge>(
   (require) =>
     (require("node-gyp-build") as (dir: string) => new () => KeccakSponge)(
       dirname(require.resolve("keccak/package.json")),
     ),
   "DSTORE_NATIVE_KECCAK",
+  (Sponge) => {
+    if (Buffer.from(squeezeDigest(Sponge, new Uint8Array(0))).toString("hex") !== EMPTY_DIGEST) {
+      throw new Error("the keccak binding's digest is wrong");
+    }
+  },
 );
+
+function squeezeDigest(Sponge: new () => KeccakSponge, data: Uint8Array): Uint8Array {
+  const state = new Sponge();
+  state.initialize(1088, 512);
+  state.absorb(data);
+  state.absorbLastFewBits(0x01);
+  return state.squeeze(32);
+}
 
 /** ethers' own Keccak-256 (noble's, in JavaScript). */
 const javascriptKeccak = keccak256._;
@@ -30,12 +49,7 @@ const javascriptKeccak = keccak256._;
 /** Keccak-256 of `data`, natively where the binding loads. */
 export function keccakDigest(data: Uint8Array): Uint8Array {
   const Sponge = sponge();
-  if (!Sponge) return javascriptKeccak(data);
-  const state = new Sponge();
-  state.initialize(1088, 512);
-  state.absorb(data);
-  state.absorbLastFewBits(0x01);
-  return state.squeeze(32);
+  return Sponge ? squeezeDigest(Sponge, data) : javascriptKeccak(data);
 }
 
 /**
