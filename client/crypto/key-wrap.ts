@@ -131,8 +131,8 @@ function newPrivateKey(keys: EcdhKeys): Buffer {
 }
 
 /** The cipher's key: HKDF-SHA256 of the ephemeral public key and the ECDH point (uncompressed). */
-function hkdfKey(ephemeralPoint: Uint8Array, sharedPoint: Uint8Array): Buffer {
-  const material = Buffer.concat([ephemeralPoint, sharedPoint]);
+function hkdfKey(ephemeralPoint: Uint8Array, shared: Uint8Array): Buffer {
+  const material = Buffer.concat([ephemeralPoint, shared]);
   return Buffer.from(hkdfSync("sha256", material, Buffer.alloc(0), Buffer.alloc(0), 32));
 }
 

@@ -88,6 +88,19 @@ describe("EIP-712 signatures by an AccountKey, recovered by recoverTypedSigner",
         );
       }
     }
+    // Types beyond uintN and bytes32 (here an address, a string, a signed integer) go
+    // through ethers' own encoder.
+    const NOTE_TYPES = {
+      Note: [
+        { name: "to", type: "address" },
+        { name: "text", type: "string" },
+        { name: "delta", type: "int64" },
+      ],
+    };
+    const note = { to: hexlify(randomBytes(20)), text: "hello, dstore", delta: -5n };
+    expect(typedDigest(domain, NOTE_TYPES, note)).toBe(
+      TypedDataEncoder.hash(typedDomain(domain), NOTE_TYPES, note),
+    );
   });
 
   it("encodes any field value as ethers does, and refuses what ethers refuses", () => {
