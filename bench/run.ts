@@ -82,6 +82,7 @@ interface Costs {
 }
 const putCost: Costs = {
   cpu: {
+    "input read (page cache)": cpuOf("file read, page cache"),
     "encrypt (AES-GCM)": 1 / rate("AES-256-GCM seal"),
     "erasure-code (RS 4+2)": 1 / rate("Reed-Solomon encode 4+2"),
     "client Merkle roots (×1.5)": stretch / rate("SHA-256 Merkle, 1 MiB subtrees"),
@@ -500,7 +501,9 @@ ${cores} cores; the disk's work (direct I/O, measured with a deep queue) is summ
 own, since every node and the client share one device (a get's reads and writes, which
 the device may serve at once, are measured together); the ceiling is the lower bound.
 It counts each stage once, as a put and a get do each (a put computes each shard's root
-while it sends the shard, and signs the root to its node after the last byte).
+while it sends the shard, and signs the root to its node after the last byte). A put
+reads its input from the page cache (the file was just written, as a user's often is):
+CPU work, no disk work.
 
     ${formula("put", putCost).replaceAll("\n", "\n    ")}
 

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { constants, createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, open, rm } from "node:fs/promises";
 import { createServer, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -278,6 +278,26 @@ export async function measureStages(
       total,
       await timeCpuRuns(runs, () => writeBuffered(fresh("new"))),
       "1 GiB new file per run through the page cache (1 MiB writes, fsync); files kept",
+    );
+    // A put reads its input through the page cache, a segment at a time into its ring:
+    // a file just written (as the bench's puts read theirs) is in memory, and each read
+    // is one copy out of the page cache.
+    const input = fresh("input");
+    await writeBuffered(input);
+    const segmentBuffer = Buffer.allocUnsafe(segment);
+    recordDevice(
+      "file read, page cache",
+      total,
+      await timeCpuRuns(runs, async () => {
+        const handle = await open(input, "r");
+        try {
+          for (let at = 0; at < total; at += segment)
+            await handle.read(segmentBuffer, 0, Math.min(segment, total - at), at);
+        } finally {
+          await handle.close();
+        }
+      }),
+      "a 1 GiB file just written, read back in segments into one buffer (as a put reads its input)",
     );
     await rm(dir, { recursive: true });
     await mkdir(dir);
