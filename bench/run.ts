@@ -147,14 +147,29 @@ const splitRun = (runs: SizeResult["put"], fixedSeconds: number, ceiling: number
 const putSplit = splitRun(main.put, fixedPut, putCeiling);
 const getSplit = splitRun(main.get, fixedGet, getCeiling);
 // What the run's own CPU cost allows: its CPU-seconds (client, nodes and chain) spread
-// over every core with none idle, next to what the ceiling's stages add up to.
-const spentOf = (cpu: ReturnType<typeof medianCpuPerGiB>, costs: Costs) => ({
-  ...cpu,
-  model: sum(costs.cpu) * GiB,
-  bound: (cores * GiB) / (cpu.client + cpu.network) / 1e6,
-});
-const putSpent = spentOf(putCpu, putCost);
-const getSpent = spentOf(getCpu, getCost);
+// over every core with none idle, next to what the ceiling's stages add up to. And the
+// same with the command's start as a 1-byte run goes through it (its seconds, in which
+// the machine does that run's CPU work and idles otherwise: chain and node round trips),
+// the rest of the cost then spread over every core.
+const spentOf = (
+  cpu: ReturnType<typeof medianCpuPerGiB>,
+  costs: Costs,
+  start: SizeResult["put"],
+  startSeconds: number,
+) => {
+  const startCpu = median(start.map((run) => run.cpu.client + run.cpu.network));
+  const total = ((cpu.client + cpu.network) * mainSize) / GiB;
+  return {
+    ...cpu,
+    model: sum(costs.cpu) * GiB,
+    bound: (cores * GiB) / (cpu.client + cpu.network) / 1e6,
+    startCpu,
+    startSeconds,
+    boundAfterStart: mainSize / (startSeconds + Math.max(0, total - startCpu) / cores) / 1e6,
+  };
+};
+const putSpent = spentOf(putCpu, putCost, fixed.put, fixedPut);
+const getSpent = spentOf(getCpu, getCost, fixed.get, fixedGet);
 const degradedMbps = main.degradedGet ? medianMbps(mainSize, main.degradedGet) : Number.NaN;
 const healthyMbps = main.healthyGet ? medianMbps(mainSize, main.healthyGet) : Number.NaN;
 
@@ -471,7 +486,7 @@ ${targets
     }
     if (t.reach) return `\n- ${t.target}: ${peerReach(t.reach)}`;
     return t.split
-      ? `\n- ${t.target}: missed${t.split.attainable / t.split.ceiling < t.goal ? ", and out of reach with this run's fixed cost" : ""}. A ${t.bounds?.of} of a 1-byte file takes ${fmt(t.split.fixedSeconds, 2)} s (Node's start, the chain calls, the nodes' round trips); with that, a ${sizeName(mainSize)} ${t.bounds?.of} streaming at the ceiling would make ${fmt(t.split.attainable)} MB/s, ${fmt(t.split.attainable / t.split.ceiling, 2)} of it. The streaming part of the ${sizeName(mainSize)} ${t.bounds?.of} (its time less the 1-byte one's) ran at ${fmt(t.split.streaming)} MB/s, ${fmt(t.split.streaming / t.split.ceiling, 2)} of the ceiling.${t.spent ? ` The ${sizeName(mainSize)} ${t.bounds?.of} cost the machine ${fmt(t.spent.client + t.spent.network, 1)} CPU-seconds per GiB (the client ${fmt(t.spent.client, 1)}, the nodes and the chain ${fmt(t.spent.network, 1)}), where the ceiling's stages add up to ${fmt(t.spent.model, 1)}: spread over ${cores} cores with none ever idle, that cost allows at most ${fmt(t.spent.bound)} MB/s, ${fmt(t.spent.bound / t.split.ceiling, 2)} of the ceiling.` : ""} bench/README.md gives the profile and the reasons.`
+      ? `\n- ${t.target}: missed${t.split.attainable / t.split.ceiling < t.goal ? ", and out of reach with this run's fixed cost" : ""}. A ${t.bounds?.of} of a 1-byte file takes ${fmt(t.split.fixedSeconds, 2)} s (Node's start, the chain calls, the nodes' round trips); with that, a ${sizeName(mainSize)} ${t.bounds?.of} streaming at the ceiling would make ${fmt(t.split.attainable)} MB/s, ${fmt(t.split.attainable / t.split.ceiling, 2)} of it. The streaming part of the ${sizeName(mainSize)} ${t.bounds?.of} (its time less the 1-byte one's) ran at ${fmt(t.split.streaming)} MB/s, ${fmt(t.split.streaming / t.split.ceiling, 2)} of the ceiling.${t.spent ? ` The ${sizeName(mainSize)} ${t.bounds?.of} cost the machine ${fmt(t.spent.client + t.spent.network, 1)} CPU-seconds per GiB (the client ${fmt(t.spent.client, 1)}, the nodes and the chain ${fmt(t.spent.network, 1)}), where the ceiling's stages add up to ${fmt(t.spent.model, 1)}: spread over ${cores} cores with none ever idle, that cost allows at most ${fmt(t.spent.bound)} MB/s, ${fmt(t.spent.bound / t.split.ceiling, 2)} of the ceiling; with the ${t.bounds?.of}'s start as a 1-byte ${t.bounds?.of} goes through it (${fmt(t.spent.startSeconds, 2)} s, in which the machine works ${fmt(t.spent.startCpu, 2)} of its ${fmt(cores * t.spent.startSeconds, 2)} CPU-seconds) and the rest of that cost after it, at most ${fmt(t.spent.boundAfterStart)} MB/s, ${fmt(t.spent.boundAfterStart / t.split.ceiling, 2)} of the ceiling${t.spent.boundAfterStart / t.split.ceiling < t.goal ? `: at this CPU cost the target is out of reach unless the ${t.bounds?.of}'s streaming overlaps its start` : ""}.` : ""} bench/README.md gives the profile and the reasons.`
       : `\n- ${t.target}: missed; bench/README.md gives the profile and the reasons.`;
   })
   .join("")}
