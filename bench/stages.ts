@@ -217,11 +217,16 @@ export async function measureStages(
   const dir = await mkdtemp(join(tmpdir(), "dstore-bench-disk-"));
   try {
     const total = 1024 * MiB;
-    const fresh = (run: string) => join(dir, `${run}-${randomBytes(4).toString("hex")}`);
+    /** A new file's path in `dir`, also added to `into` when given. */
+    const fresh = (run: string, into?: string[]) => {
+      const path = join(dir, `${run}-${randomBytes(4).toString("hex")}`);
+      into?.push(path);
+      return path;
+    };
+    const buffered: string[] = [];
     /** Write a new 1 GiB file through the FileWriter, as a node or a get writes; its path. */
     const writeDirect = async (run: string, durable: boolean, into: string[]) => {
-      const path = fresh(run);
-      into.push(path);
+      const path = fresh(run, into);
       const writer = await FileWriter.create(path, {
         depth: DEVICE_DEPTH,
         durable,
@@ -276,14 +281,13 @@ export async function measureStages(
     recordDevice(
       "disk write + fsync, page cache, new data",
       total,
-      await timeCpuRuns(runs, () => writeBuffered(fresh("new"))),
+      await timeCpuRuns(runs, () => writeBuffered(fresh("new", buffered))),
       "1 GiB new file per run through the page cache (1 MiB writes, fsync); files kept",
     );
     // A put reads its input through the page cache, a segment at a time into its ring:
-    // a file just written (as the bench's puts read theirs) is in memory, and each read
-    // is one copy out of the page cache.
-    const input = fresh("input");
-    await writeBuffered(input);
+    // a file just written (as the bench's puts read theirs, and as the last run above
+    // wrote its own) is in memory, and each read is one copy out of the page cache.
+    const input = buffered.at(-1)!;
     const segmentBuffer = Buffer.allocUnsafe(segment);
     recordDevice(
       "file read, page cache",
