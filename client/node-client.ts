@@ -5,6 +5,7 @@ import { DstoreError } from "./errors.ts";
 import { AUTHORIZATION_HEADER } from "./protocol/authorization-header.ts";
 import type { SignedReceipt } from "./protocol/eip712.ts";
 import type { ShardId } from "./protocol/shard-id.ts";
+import { UPLOAD_PROTOCOL, UPLOAD_UPGRADE_HEADER } from "./protocol/upload-upgrade.ts";
 
 // node:http with keep-alive: streaming bodies with backpressure, write callbacks that
 // say when a chunk has left (so its memory can be reused), and per-request timeouts.
@@ -28,6 +29,8 @@ export interface NodeStatusReport {
    * in front of it); absent from nodes from before such roots.
    */
   rootTrailers?: boolean;
+  /** The protocol the node takes uploads on after an upgrade; absent from older nodes. */
+  uploadUpgrade?: string;
 }
 
 /** Options common to node requests. */
@@ -141,7 +144,30 @@ export interface ShardUploadOptions {
    * the authorization that names the root as its trailer.
    */
   deferredRoot?: boolean;
+  /**
+   * Send the body on the connection itself after an upgrade to {@link UPLOAD_PROTOCOL}
+   * (a node whose `/v1/status` names it): the node reads it straight into its blocks. If a
+   * proxy on the way loses the upgrade, the shard goes as a plain PUT.
+   */
+  upgrade?: boolean;
 }
+
+/** Where a shard's body goes: a plain PUT's request, or an upgraded connection. */
+interface BodySink {
+  /** `done` is called once the bytes are handed to the kernel, or with why not. */
+  write(chunk: Buffer, done: (error?: Error | null) => void): void;
+  /** The body is all sent; `trailer` is the authorization naming the root, if deferred. */
+  end(trailer: string | undefined): void;
+}
+
+/** Where nothing goes any more: the upload has its answer, or has failed. */
+const CLOSED_SINK: BodySink = {
+  write: (_chunk, done) => done(new Error("the upload is over")),
+  end: () => {},
+};
+
+/** Nodes behind something that loses upgrades (this process's memory): plain PUTs go there. */
+const upgradesLost = new Set<string>();
 
 /** Start storing a shard of `size` bytes on a node. */
 export function openShardUpload(
@@ -149,9 +175,10 @@ export function openShardUpload(
   shardId: ShardId,
   authorization: string,
   size: number,
-  { stallTimeout = 30_000, deferredRoot = false }: ShardUploadOptions = {},
+  { stallTimeout = 30_000, deferredRoot = false, upgrade = false }: ShardUploadOptions = {},
 ): ShardUpload {
   const what = "storing a shard";
+  const target = url(base, `/v1/shards/${shardId}`);
   let settled = false;
   let resolveReceipt!: (receipt: SignedReceipt) => void;
   let rejectAll!: (error: Error) => void;
@@ -164,23 +191,29 @@ export function openShardUpload(
   const failed = receipt.then(() => new Promise<never>(() => {}));
   failed.catch(() => {});
 
-  const req = httpRequest(url(base, `/v1/shards/${shardId}`), {
-    method: "PUT",
-    agent,
-    headers: {
-      [AUTHORIZATION_HEADER]: authorization,
-      "content-type": "application/octet-stream",
-      // Trailers need a chunked body; the node holds it to the signed size all the same.
-      ...(deferredRoot ? { trailer: AUTHORIZATION_HEADER } : { "content-length": String(size) }),
-    },
-  });
+  // The body's writes wait here until the node has said where the body goes.
+  let sink: BodySink | undefined;
+  const waiting: [Buffer, (error?: Error | null) => void][] = [];
+  let ending: { trailer: string | undefined } | undefined;
+  const sinkReady = (given: BodySink) => {
+    if (sink) return;
+    sink = given;
+    for (const [chunk, done] of waiting.splice(0)) given.write(chunk, done);
+    if (ending) given.end(ending.trailer);
+  };
+  /** Drops the request or connection in use. */
+  let cancel = () => {};
   const stalled = () => fail(new Error(`no progress for ${stallTimeout} ms`));
   let timer = setTimeout(stalled, stallTimeout);
-  const fail = (cause: unknown) => {
-    if (settled) return;
+  const settle = () => {
     settled = true;
     clearTimeout(timer);
-    req.destroy();
+    cancel();
+    sinkReady(CLOSED_SINK);
+  };
+  const fail = (cause: unknown) => {
+    if (settled) return;
+    settle();
     rejectAll(
       cause instanceof DstoreError
         ? cause
@@ -191,27 +224,101 @@ export function openShardUpload(
           ),
     );
   };
-  req.on("error", fail);
-  req.on("response", (res) => {
-    const chunks: Buffer[] = [];
-    res.on("data", (chunk: Buffer) => chunks.push(chunk));
-    res.on("error", fail);
-    res.on("end", () => {
-      const text = Buffer.concat(chunks).toString("utf8");
-      if (res.statusCode !== 201 && res.statusCode !== 200) {
-        fail(nodeError(base, what, res.statusCode ?? 0, text));
-        return;
-      }
-      try {
-        const parsed = JSON.parse(text) as SignedReceipt;
-        settled = true;
-        clearTimeout(timer);
-        resolveReceipt(parsed);
-      } catch (cause) {
-        fail(cause);
-      }
+  /** The node's answer: a receipt (200 or 201), else the error it names. */
+  const answered = (status: number, text: string) => {
+    if (settled) return;
+    if (status !== 201 && status !== 200) {
+      fail(nodeError(base, what, status, text));
+      return;
+    }
+    try {
+      const parsed = JSON.parse(text) as SignedReceipt;
+      settled = true;
+      clearTimeout(timer);
+      sinkReady(CLOSED_SINK);
+      resolveReceipt(parsed);
+    } catch (cause) {
+      fail(cause);
+    }
+  };
+
+  const plainPut = (): BodySink => {
+    const req = httpRequest(target, {
+      method: "PUT",
+      agent,
+      headers: {
+        [AUTHORIZATION_HEADER]: authorization,
+        "content-type": "application/octet-stream",
+        // Trailers need a chunked body; the node holds it to the signed size all the same.
+        ...(deferredRoot ? { trailer: AUTHORIZATION_HEADER } : { "content-length": String(size) }),
+      },
     });
-  });
+    cancel = () => req.destroy();
+    req.on("error", fail);
+    req.on("response", (res) => {
+      readText(res).then((text) => answered(res.statusCode ?? 0, text), fail);
+    });
+    return {
+      write: (chunk, done) => req.write(chunk, done),
+      end: (trailer) => {
+        if (trailer !== undefined) req.addTrailers({ [AUTHORIZATION_HEADER]: trailer });
+        req.end();
+      },
+    };
+  };
+
+  const upgradedPut = () => {
+    const req = httpRequest(target, {
+      method: "PUT",
+      agent,
+      headers: {
+        [AUTHORIZATION_HEADER]: authorization,
+        connection: "Upgrade",
+        upgrade: UPLOAD_PROTOCOL,
+        [UPLOAD_UPGRADE_HEADER]: UPLOAD_PROTOCOL,
+      },
+    });
+    cancel = () => req.destroy();
+    req.on("error", fail);
+    // An answer before the body: a receipt, an error, or the upgrade lost on the way.
+    req.on("response", (res) => {
+      readText(res).then((text) => {
+        if (res.statusCode === 400 && errorName(text) === "UpgradeLost") {
+          upgradesLost.add(base);
+          if (!settled) sinkReady(plainPut());
+          return;
+        }
+        answered(res.statusCode ?? 0, text);
+      }, fail);
+    });
+    req.on("upgrade", (_res, socket, head) => {
+      const chunks: Buffer[] = [head];
+      socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+      socket.on("error", fail);
+      // The node ends its side with its answer, which may come before the body is all
+      // sent (an error): taken then, before the writes still under way fail.
+      socket.on("end", () => {
+        const answer = parseAnswer(Buffer.concat(chunks).toString("utf8"));
+        if (answer) answered(answer.status, answer.body);
+        else fail(new Error("the node closed the connection without an answer"));
+      });
+      socket.on("close", () => fail(new Error("the connection closed without an answer")));
+      cancel = () => socket.destroy();
+      if (settled) socket.destroy();
+      else
+        sinkReady({
+          write: (chunk, done) => socket.write(chunk, done),
+          end: (trailer) => {
+            if (trailer !== undefined) socket.write(`${trailer}\r\n`, "latin1");
+          },
+        });
+    });
+    req.end();
+  };
+
+  if (upgrade && !upgradesLost.has(base)) upgradedPut();
+  else sinkReady(plainPut());
+
   return {
     write: (chunk) =>
       new Promise<void>((resolve, reject) => {
@@ -219,7 +326,7 @@ export function openShardUpload(
           reject(new DstoreError("NodeRequestError", `${what} at ${base} was cut off`));
           return;
         }
-        req.write(chunk, (cause) => {
+        const sent = (cause?: Error | null) => {
           if (cause) {
             fail(cause);
             reject(cause);
@@ -228,12 +335,14 @@ export function openShardUpload(
           clearTimeout(timer);
           if (!settled) timer = setTimeout(stalled, stallTimeout);
           resolve();
-        });
+        };
+        if (sink) sink.write(chunk, sent);
+        else waiting.push([chunk, sent]);
       }),
     finish: (trailer) => {
       if (!settled) {
-        if (trailer !== undefined) req.addTrailers({ [AUTHORIZATION_HEADER]: trailer });
-        req.end();
+        if (sink) sink.end(trailer);
+        else ending = { trailer };
         // The node now fsyncs, renames and signs: that may take a while for a big shard
         // on a slow disk, and is not a stall.
         clearTimeout(timer);
@@ -249,6 +358,23 @@ export function openShardUpload(
   };
 }
 
+/** The `error` a node's JSON error body names, if it is one. */
+function errorName(text: string): string | undefined {
+  try {
+    return (JSON.parse(text) as { error?: string }).error;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Status and body of an HTTP/1.1 answer read whole off an upgraded connection. */
+function parseAnswer(text: string): { status: number; body: string } | undefined {
+  const match = /^HTTP\/1\.1 (\d{3})[^\r\n]*\r\n/.exec(text);
+  const bodyAt = text.indexOf("\r\n\r\n");
+  if (!match || bodyAt === -1) return undefined;
+  return { status: Number(match[1]), body: text.slice(bodyAt + 4) };
+}
+
 /** Store a shard on a node from a stream of its bytes; resolves to the signed receipt. */
 export async function putShard(
   base: string,
@@ -256,10 +382,11 @@ export async function putShard(
   authorization: string,
   body: Readable,
   size: number,
-  options: NodeRequestOptions = {},
+  options: NodeRequestOptions & Pick<ShardUploadOptions, "upgrade"> = {},
 ): Promise<SignedReceipt> {
   const upload = openShardUpload(base, shardId, authorization, size, {
     stallTimeout: options.idleTimeout ?? 60_000,
+    upgrade: options.upgrade ?? false,
   });
   for await (const chunk of body)
     await Promise.race([upload.write(chunk as Buffer), upload.failed]);

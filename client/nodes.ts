@@ -1,5 +1,6 @@
 import type { Chain } from "./chain/contracts.ts";
 import { nodeStatus } from "./node-client.ts";
+import { UPLOAD_PROTOCOL } from "./protocol/upload-upgrade.ts";
 
 /** A storage node as the registry and (when asked) the node itself describe it. */
 export interface NodeView {
@@ -24,6 +25,11 @@ export interface NodeView {
    * when it says they do not (a proxy in front of it drops HTTP trailers).
    */
   rootTrailers?: boolean;
+  /**
+   * Whether the node takes a shard's body on the connection after an upgrade (only when
+   * probed and online; see `protocol/upload-upgrade.ts`).
+   */
+  uploadUpgrade?: boolean;
 }
 
 const STATUS = ["None", "Active", "Exiting", "Exited"] as const;
@@ -69,6 +75,7 @@ async function probe(node: NodeView): Promise<void> {
     node.free = status.free;
     node.shards = status.shards;
     node.rootTrailers = status.rootTrailers !== false;
+    node.uploadUpgrade = status.uploadUpgrade === UPLOAD_PROTOCOL;
   } catch {
     node.online = false;
   }

@@ -465,7 +465,11 @@ async function sendShards(s: Session, targets: Target[]): Promise<Failure[]> {
       shardIdOf(s.fileId, target.index),
       authorization,
       layout.shardSize,
-      { stallTimeout: options.stallTimeout ?? 30_000, deferredRoot: roots !== undefined },
+      {
+        stallTimeout: options.stallTimeout ?? 30_000,
+        deferredRoot: roots !== undefined,
+        upgrade: target.node.uploadUpgrade === true,
+      },
     );
     /** The authorization again, naming the root the pass computed: the trailer. */
     const signRoot = () =>

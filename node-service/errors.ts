@@ -23,6 +23,8 @@ export const ERROR_STATUS = {
   AuthorizationExpired: 401,
   /** An upload signed without its root ended without the root (a proxy dropped the trailer?). */
   RootTrailerMissing: 401,
+  /** A PUT that asked for an upgrade which a proxy on the way did not pass on. */
+  UpgradeLost: 400,
   WrongDomain: 403,
   WrongNode: 403,
   NonceReused: 403,

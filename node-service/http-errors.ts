@@ -10,12 +10,7 @@ import type { NodeMetrics } from "./metrics.ts";
  */
 export function errorHandler(logger: Logger, metrics: NodeMetrics): ErrorRequestHandler {
   return (error, req, res, _next) => {
-    const known = toNodeError(error);
-    const status = ERROR_STATUS[known.name];
-    metrics.errors.inc({ error: known.name });
-    if (status >= 500 && known.name !== "InsufficientStorage") {
-      logger.error("request failed", { method: req.method, path: req.path, error });
-    }
+    const { status, body } = errorAnswer(error, logger, metrics, req.method, req.path);
     if (res.headersSent || res.destroyed) {
       res.destroy();
       return;
@@ -24,8 +19,29 @@ export function errorHandler(logger: Logger, metrics: NodeMetrics): ErrorRequest
     if (!req.complete) res.setHeader("Connection", "close");
     // Set the type explicitly: a failed sendFile (416) has already set application/octet-stream,
     // which res.json() would otherwise keep.
-    res.status(status).type("application/json").json({ error: known.name, message: known.message });
+    res.status(status).type("application/json").json(body);
   };
+}
+
+/**
+ * What a request that failed with `error` is answered: its status and `{ error, message }`,
+ * counted, and logged if it is the node's fault. For the error handler, and for uploads
+ * on an upgraded connection, which answer on it themselves.
+ */
+export function errorAnswer(
+  error: unknown,
+  logger: Logger,
+  metrics: NodeMetrics,
+  method: string,
+  path: string,
+): { status: number; body: { error: NodeServiceErrorName; message: string } } {
+  const known = toNodeError(error);
+  const status = ERROR_STATUS[known.name];
+  metrics.errors.inc({ error: known.name });
+  if (status >= 500 && known.name !== "InsufficientStorage") {
+    logger.error("request failed", { method, path, error });
+  }
+  return { status, body: { error: known.name, message: known.message } };
 }
 
 function toNodeError(error: unknown): NodeServiceError {

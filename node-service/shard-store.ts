@@ -50,6 +50,17 @@ export interface ShardStoreOptions {
   logger?: Logger;
 }
 
+/**
+ * A body that places its bytes in the store's writer itself, read straight into its
+ * blocks (an upgraded upload's connection): `fill` takes exactly `size` bytes, or fails.
+ */
+export interface PlacedBody {
+  fill(writer: FileWriter, size: number): Promise<void>;
+}
+
+/** An upload's body: a request's stream, chunks, or a {@link PlacedBody}. */
+export type ShardBody = AsyncIterable<Uint8Array> | NodeJS.ReadableStream | PlacedBody;
+
 /** Space held for an upload in flight until it is stored or abandoned. */
 export interface Reservation {
   readonly size: number;
@@ -188,7 +199,7 @@ export class ShardStore {
    */
   async write(
     meta: Omit<ShardMeta, "storedAt">,
-    body: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
+    body: ShardBody,
     reservation: Reservation,
     rootAfter?: () => Promise<string>,
   ): Promise<ShardMeta> {
@@ -381,7 +392,7 @@ export class ShardStore {
   }
 
   async #receive(
-    body: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
+    body: ShardBody,
     size: number,
     dataTmp: string,
     leavesTmp: string,
@@ -421,16 +432,21 @@ export class ShardStore {
       });
       let root: Buffer;
       try {
-        await forEachChunk(body, (chunk) => {
-          received += chunk.length;
-          if (received > size) {
-            throw new NodeServiceError(
-              "BodyTooLarge",
-              `the body is longer than the ${size} bytes signed for`,
-            );
-          }
-          return data.push(chunk);
-        });
+        if ("fill" in body) {
+          await body.fill(data, size);
+          received = data.length;
+        } else {
+          await forEachChunk(body, (chunk) => {
+            received += chunk.length;
+            if (received > size) {
+              throw new NodeServiceError(
+                "BodyTooLarge",
+                `the body is longer than the ${size} bytes signed for`,
+              );
+            }
+            return data.push(chunk);
+          });
+        }
         if (received !== size) {
           throw new NodeServiceError(
             "SizeMismatch",

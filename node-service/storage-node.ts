@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { connectChain } from "../client/chain/contracts.ts";
 import { createLogger, type Logger } from "../client/logger.ts";
-import { createApp } from "./app.ts";
+import { createApp, type NodeComponents } from "./app.ts";
 import { Authorizer } from "./authorizer.ts";
 import { ChainWatcher } from "./chain-watcher.ts";
 import { createMetrics } from "./metrics.ts";
@@ -13,6 +13,7 @@ import { ReceiptSigner } from "./receipt-signer.ts";
 import { ensureRegistered } from "./registration.ts";
 import { RootTrailers } from "./root-trailers.ts";
 import { ShardStore } from "./shard-store.ts";
+import { UpgradedUploads } from "./upload-upgrade.ts";
 
 /** Version reported by `/v1/status`. */
 export const NODE_VERSION = "0.1.0";
@@ -90,7 +91,7 @@ export async function startStorageNode(o: StorageNodeOptions): Promise<StorageNo
   const domain = { chainId: chain.deployment.chainId, verifyingContract: o.fileRegistry };
   const nonces = await NonceStore.open(join(o.dataDir, "nonces.log"));
   const metrics = createMetrics(store);
-  const app = createApp({
+  const components: NodeComponents = {
     store,
     authorizer: new Authorizer(domain, () => nodeId, nonces),
     prover: new Prover(store),
@@ -110,8 +111,13 @@ export async function startStorageNode(o: StorageNodeOptions): Promise<StorageNo
       fileRegistry: o.fileRegistry,
       version: NODE_VERSION,
     },
-  });
-  const server = createServer({ requestTimeout: 0, keepAliveTimeout: 10_000 }, app);
+  };
+  const server = createServer(
+    { requestTimeout: 0, keepAliveTimeout: 10_000 },
+    createApp(components),
+  );
+  const upgraded = new UpgradedUploads(components);
+  server.on("upgrade", upgraded.handle);
   // Requests too malformed for Express (a raw NUL in the request line, bad headers) still
   // get the JSON error shape.
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
@@ -153,7 +159,10 @@ export async function startStorageNode(o: StorageNodeOptions): Promise<StorageNo
       server.closeIdleConnections();
       // Uploads still running after the grace period are cut off; their temporary files
       // are removed, so nothing half-written is ever kept.
-      const grace = setTimeout(() => server.closeAllConnections(), o.shutdownGrace ?? 10_000);
+      const grace = setTimeout(() => {
+        server.closeAllConnections();
+        upgraded.closeAll();
+      }, o.shutdownGrace ?? 10_000);
       await closed;
       clearTimeout(grace);
       await store.close();

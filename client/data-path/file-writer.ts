@@ -139,6 +139,34 @@ export class FileWriter {
     }
   }
 
+  /**
+   * Room for the next bytes, in place: the unfilled part of the block being filled (a free
+   * block is taken if there is none), for a reader that can have its bytes read straight
+   * into memory (a node's upload socket); undefined while every block is being written.
+   * Fill it from its start, say how much with {@link filledRoom}, and ask again. Mixes
+   * with {@link push}, one at a time.
+   */
+  room(): Buffer | undefined {
+    this.#throwIfFailed();
+    if (this.#mode === "placed") throw new Error("FileWriter.room: not after writePlaced()");
+    this.#mode = "copy";
+    this.#current ??= this.#freeBlock();
+    return this.#current?.subarray(this.#filled);
+  }
+
+  /** Take the first `length` bytes of the last {@link room}, filled by the caller. */
+  filledRoom(length: number): void {
+    if (!this.#current || length > this.#blockSize - this.#filled)
+      throw new RangeError("FileWriter.filledRoom: more than the room given");
+    this.#filled += length;
+    if (this.#filled === this.#blockSize) this.#submit();
+  }
+
+  /** Resolves once {@link room} has room again (a block is free), or the writer failed. */
+  async roomFreed(): Promise<void> {
+    this.#current ??= await this.#takeBlock();
+  }
+
   /** Copy `bytes` from `at` into blocks while one is at hand; where it stopped. */
   #copy(bytes: Uint8Array, from: number): number {
     let at = from;

@@ -1,8 +1,7 @@
 import { type Request, type Response, Router } from "express";
 import type { Logger } from "../../client/logger.ts";
 import { AUTHORIZATION_HEADER } from "../../client/protocol/authorization-header.ts";
-import { DEFERRED_ROOT } from "../../client/protocol/eip712.ts";
-import { isShardId, type ShardId } from "../../client/protocol/shard-id.ts";
+import { UPLOAD_UPGRADE_HEADER } from "../../client/protocol/upload-upgrade.ts";
 import type { Authorizer } from "../authorizer.ts";
 import { NodeServiceError } from "../errors.ts";
 import type { NodeMetrics } from "../metrics.ts";
@@ -10,9 +9,7 @@ import type { Prover } from "../prover.ts";
 import type { ReceiptSigner } from "../receipt-signer.ts";
 import type { RootTrailers } from "../root-trailers.ts";
 import type { ShardStore } from "../shard-store.ts";
-
-/** Most ms an upload may go without a byte before the node drops it. */
-const UPLOAD_IDLE_TIMEOUT = 60_000;
+import { admitUpload, parseShardId, storeUpload, UPLOAD_IDLE_TIMEOUT } from "../shard-uploads.ts";
 
 /** What the shard routes need. */
 export interface ShardRouteComponents {
@@ -33,32 +30,34 @@ export function shardRoutes(c: ShardRouteComponents): Router {
   const router = Router();
 
   router.put("/v1/shards/:shardId", async (req, res) => {
-    const shardId = parseShardId(req.params.shardId);
-    const header = req.get(AUTHORIZATION_HEADER);
-    const grant = await c.authorizer.verifyUpload(header, shardId);
-    // A root signed after the body comes in the request's trailer, which needs a chunked
-    // body: one with a length (a proxy that buffers bodies, as nginx does) has lost it, so
-    // it is refused before a byte is read.
-    const deferred = grant.root === DEFERRED_ROOT;
-    if (deferred && req.get("content-length") !== undefined) {
-      c.rootTrailers.lost();
+    // An upgrade a proxy did not pass on: its body never comes. Refused before the
+    // authorization is checked, so that its nonce is still good for a plain PUT.
+    if (req.get(UPLOAD_UPGRADE_HEADER) !== undefined) {
       throw new NodeServiceError(
-        "RootTrailerMissing",
-        "an upload signed without its root sends its body chunked, the signed root in a trailer; this one came with a length (a proxy on the way that buffers bodies?)",
+        "UpgradeLost",
+        "this upload asked to go on over an upgraded connection and the upgrade was lost on the way (a proxy that does not pass upgrades on?); send it as a plain PUT",
       );
     }
-    checkContentLength(req, grant.size);
-    const existing = c.store.get(shardId);
-    if (existing) {
-      if (deferred)
-        throw new NodeServiceError("ShardExists", "this node already stores that shard");
-      if (existing.root !== grant.root || existing.size !== grant.size) {
-        throw new NodeServiceError(
-          "ShardExists",
-          "this node stores a different shard under that id",
-        );
-      }
-      res.status(200).json(await c.receipts.sign(existing));
+    const admitted = await admitUpload(
+      c,
+      req.params.shardId,
+      req.get(AUTHORIZATION_HEADER),
+      (grant, deferred) => {
+        // A root signed after the body comes in the request's trailer, which needs a chunked
+        // body: one with a length (a proxy that buffers bodies, as nginx does) has lost it, so
+        // it is refused before a byte is read.
+        if (deferred && req.get("content-length") !== undefined) {
+          c.rootTrailers.lost();
+          throw new NodeServiceError(
+            "RootTrailerMissing",
+            "an upload signed without its root sends its body chunked, the signed root in a trailer; this one came with a length (a proxy on the way that buffers bodies?)",
+          );
+        }
+        checkContentLength(req, grant.size);
+      },
+    );
+    if ("receipt" in admitted) {
+      res.status(200).json(admitted.receipt);
       return;
     }
     // A client that stops sending (its machine died, a half-open connection) must not
@@ -66,18 +65,8 @@ export function shardRoutes(c: ShardRouteComponents): Router {
     req.setTimeout(UPLOAD_IDLE_TIMEOUT, () =>
       req.destroy(new NodeServiceError("RequestAborted", `no bytes for ${UPLOAD_IDLE_TIMEOUT} ms`)),
     );
-    const reservation = c.store.reserve(grant.size);
-    const rootAfter = deferred
-      ? () => {
-          const trailer = req.trailers[AUTHORIZATION_HEADER];
-          if (trailer === undefined) c.rootTrailers.lost();
-          return c.authorizer.verifyUploadRoot(header!, trailer);
-        }
-      : undefined;
-    const meta = await c.store.write({ shardId, ...grant }, req, reservation, rootAfter);
-    c.metrics.bytesIn.inc(meta.size);
-    c.logger.debug("shard stored", { shardId, size: meta.size });
-    res.status(201).json(await c.receipts.sign(meta));
+    const receipt = await storeUpload(c, admitted, req, () => req.trailers[AUTHORIZATION_HEADER]);
+    res.status(201).json(receipt);
   });
 
   router.get("/v1/shards/:shardId", async (req, res) => {
@@ -134,13 +123,6 @@ export function shardRoutes(c: ShardRouteComponents): Router {
   });
 
   return router;
-}
-
-function parseShardId(value: unknown): ShardId {
-  if (!isShardId(value)) {
-    throw new NodeServiceError("InvalidShardId", "a shard id is 64 lowercase hex characters");
-  }
-  return value;
 }
 
 function checkContentLength(req: Request, size: number): void {

@@ -1,4 +1,5 @@
 import { Router } from "express";
+import { UPLOAD_PROTOCOL } from "../../client/protocol/upload-upgrade.ts";
 import type { NodeMetrics } from "../metrics.ts";
 import type { RootTrailers } from "../root-trailers.ts";
 import type { ShardStore } from "../shard-store.ts";
@@ -35,6 +36,7 @@ export function statusRoutes(
       shards: store.count,
       version: identity.version,
       rootTrailers: rootTrailers.arrive,
+      uploadUpgrade: UPLOAD_PROTOCOL,
     });
   });
   router.get("/metrics", async (_req, res) => {

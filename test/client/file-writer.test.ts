@@ -56,6 +56,39 @@ describe("FileWriter", () => {
     expect((await readFile(join(dir, "pushed"))).equals(data)).toBe(true);
   });
 
+  it("lets a reader fill its blocks in place (room, filledRoom), mixed with pushed bytes, and says when it has no room", async () => {
+    const dir = await tempDir("dstore-writer-");
+    const writer = await FileWriter.create(join(dir, "placed"), { depth: 2 });
+    const data = randomBytes(4 * ALIGNED_BLOCK_SIZE + 1000);
+    let noRoom = 0;
+    for (let at = 0, turn = 0; at < data.length; turn++) {
+      const piece = Math.min(data.length - at, ALIGNED_BLOCK_SIZE / 2 + 3);
+      // Pushes between runs of fills with no await: those find both blocks being written.
+      if (turn % 6 === 5) {
+        await writer.push(data.subarray(at, at + piece));
+        at += piece;
+        continue;
+      }
+      let room = writer.room();
+      if (!room) {
+        noRoom++;
+        await writer.roomFreed();
+        room = writer.room()!;
+      }
+      const take = Math.min(piece, room.length);
+      data.copy(room, 0, at, at + take);
+      writer.filledRoom(take);
+      at += take;
+    }
+    expect(() => {
+      const room = writer.room()!;
+      writer.filledRoom(room.length + 1);
+    }).toThrow(RangeError);
+    await writer.finish();
+    expect(noRoom).toBeGreaterThan(0);
+    expect((await readFile(join(dir, "placed"))).equals(data)).toBe(true);
+  });
+
   it.each([
     [true, true, ALIGNED_BLOCK_SIZE],
     [false, true, ALIGNED_BLOCK_SIZE],

@@ -13,22 +13,33 @@ import { freePort } from "../helpers/ports.ts";
 /**
  * A reverse proxy in front of a node that passes every request and answer on but drops
  * request trailers, as nginx does: a body goes on chunked (nginx with request buffering
- * off), or, with `buffer`, read whole and sent with its length (nginx's default).
+ * off), or, with `buffer`, read whole and sent with its length (nginx's default). As
+ * nginx does by default, it does not pass upgrades on: `Connection` and `Upgrade` are the
+ * hop's own headers, and are dropped.
  */
 interface TrailerDroppingProxy {
   url: string;
   server: Server;
   /** Requests that came with a trailer, which was not passed on. */
   dropped: number;
+  /** Requests that asked for an upgrade, which was not passed on. */
+  upgradesDropped: number;
 }
 
 async function trailerDroppingProxy(
   target: string,
   buffer: boolean,
 ): Promise<TrailerDroppingProxy> {
-  const proxy = { url: "", server: createServer(), dropped: 0 };
+  const proxy = { url: "", server: createServer(), dropped: 0, upgradesDropped: 0 };
   proxy.server.on("request", async (req, res) => {
-    const { trailer: _trailer, "transfer-encoding": chunked, ...headers } = req.headers;
+    const {
+      trailer: _trailer,
+      "transfer-encoding": chunked,
+      connection: _connection,
+      upgrade: _upgrade,
+      ...headers
+    } = req.headers;
+    if (req.headers.upgrade !== undefined) proxy.upgradesDropped++;
     const body: Buffer[] = [];
     if (buffer) for await (const chunk of req) body.push(chunk as Buffer);
     const length = buffer ? { "content-length": String(Buffer.concat(body).length) } : {};
@@ -118,6 +129,8 @@ describe("nodes behind a proxy that drops request trailers", () => {
       placements: number[];
     };
     expect([...placements].sort()).toEqual(nodes.map((node) => node.nodeId).sort());
+    // Each shard asked for an upgrade, lost it, and went as a plain PUT, its trailer lost.
+    for (const proxy of proxies) expect(proxy.upgradesDropped).toBe(1);
     for (const proxy of proxies) expect(proxy.dropped).toBe(1);
     const out = join(work, "file.out");
     const get = await runCli(["get", fileId, "-o", out], env);
@@ -134,6 +147,7 @@ describe("nodes behind a proxy that drops request trailers", () => {
     expect(put.code, put.stderr).toBe(0);
     // Each shard went once, with its root in the header: no trailer for a proxy to drop.
     for (const proxy of proxies) expect(proxy.dropped).toBe(1);
+    for (const proxy of proxies) expect(proxy.upgradesDropped).toBe(2);
     const { fileId } = JSON.parse(put.stdout) as { fileId: string };
     const out = join(work, "next.out");
     const get = await runCli(["get", fileId, "-o", out], env);

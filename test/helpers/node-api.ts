@@ -5,6 +5,7 @@ import { expect } from "vitest";
 import type { NodeStatusReport } from "../../client/node-client.ts";
 import { AUTHORIZATION_HEADER } from "../../client/protocol/authorization-header.ts";
 import type { SignedReceipt } from "../../client/protocol/eip712.ts";
+import { UPLOAD_PROTOCOL, UPLOAD_UPGRADE_HEADER } from "../../client/protocol/upload-upgrade.ts";
 import type { ExampleShard } from "./shard-examples.ts";
 
 /** A whole HTTP answer. */
@@ -87,6 +88,99 @@ export function rawExchange(base: string, bytes: Buffer): Promise<string> {
     socket.on("data", (chunk) => chunks.push(chunk));
     socket.once("error", reject);
     socket.once("close", () => resolve(Buffer.concat(chunks).toString("latin1")));
+  });
+}
+
+/** An answer to an upload sent with an upgrade, and whether the node said 101 first. */
+export interface UpgradedResult extends HttpResult {
+  upgraded: boolean;
+}
+
+/** Options of {@link putShardUpgraded}. */
+export interface UpgradedPutOptions {
+  body?: Uint8Array;
+  /** Sent after the body, with CRLF (the authorization naming a deferred root). */
+  line?: string;
+  /** End the client's side of the connection after the body (and line). */
+  end?: boolean;
+  /** Send only this many bytes of the body, then drop the connection, or `wait` for the node. */
+  partial?: { bytes: number; after: "drop" | "wait" };
+  /** Request path and upgrade protocol instead of the shard's and dstore's. */
+  path?: string;
+  protocol?: string;
+}
+
+/**
+ * Store a shard the way `client/protocol/upload-upgrade.ts` describes, by hand on a raw
+ * connection: the PUT with its upgrade, then (after a 101) the body and what `o` says,
+ * then the node's answer, read until the node closes (status 0 if there was none).
+ */
+export function putShardUpgraded(
+  base: string,
+  shard: Pick<ExampleShard, "shardId" | "body">,
+  authorization: string | undefined,
+  o: UpgradedPutOptions = {},
+): Promise<UpgradedResult> {
+  const { hostname, port } = new URL(base);
+  const body = o.body ?? shard.body;
+  const head = [
+    `PUT ${o.path ?? `/v1/shards/${shard.shardId}`} HTTP/1.1`,
+    `Host: ${hostname}:${port}`,
+    "Connection: Upgrade",
+    `Upgrade: ${o.protocol ?? UPLOAD_PROTOCOL}`,
+    `${UPLOAD_UPGRADE_HEADER}: ${UPLOAD_PROTOCOL}`,
+    ...(authorization === undefined ? [] : [`${AUTHORIZATION_HEADER}: ${authorization}`]),
+  ];
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () =>
+      socket.write(`${head.join("\r\n")}\r\n\r\n`, "latin1"),
+    );
+    let received = Buffer.alloc(0);
+    let upgraded = false;
+    socket.on("data", (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const end = received.indexOf("\r\n\r\n");
+      if (upgraded || end === -1 || !received.subarray(0, 12).equals(Buffer.from("HTTP/1.1 101")))
+        return;
+      upgraded = true;
+      received = received.subarray(end + 4);
+      if (o.partial) {
+        const after = o.partial.after;
+        socket.write(body.subarray(0, o.partial.bytes), () => {
+          if (after === "drop") socket.destroy();
+        });
+        return;
+      }
+      socket.write(body);
+      if (o.line !== undefined) socket.write(`${o.line}\r\n`, "latin1");
+      if (o.end) socket.end();
+    });
+    // A node that answers before it has read the whole body closes on what is still
+    // coming: the write fails, the answer stands.
+    let failure: Error | undefined;
+    socket.on("error", (error) => {
+      failure = error;
+    });
+    socket.once("close", () => {
+      if (received.length === 0 && failure && !upgraded) {
+        reject(failure);
+        return;
+      }
+      const text = received.toString("latin1");
+      const bodyAt = text.indexOf("\r\n\r\n");
+      const [statusLine = "", ...lines] = text.slice(0, Math.max(0, bodyAt)).split("\r\n");
+      const headers: IncomingHttpHeaders = {};
+      for (const line of lines) {
+        const colon = line.indexOf(":");
+        headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      resolve({
+        upgraded,
+        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1] ?? 0),
+        headers,
+        body: bodyAt === -1 ? Buffer.alloc(0) : received.subarray(bodyAt + 4),
+      });
+    });
   });
 }
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { devAccount } from "../../client/devnet/devnet.ts";
 import { AUTHORIZATION_HEADER } from "../../client/protocol/authorization-header.ts";
 import { DEFERRED_ROOT, type UploadAuthorization } from "../../client/protocol/eip712.ts";
+import { UPLOAD_PROTOCOL, UPLOAD_UPGRADE_HEADER } from "../../client/protocol/upload-upgrade.ts";
 import { type StorageNode, startStorageNode } from "../../node-service/storage-node.ts";
 import { type NodeProcess, startNodeProcess } from "../helpers/cli.ts";
 import { filesUnder, removeTempDirs, tempDir } from "../helpers/data-dir.ts";
@@ -15,6 +16,7 @@ import {
   httpRequest,
   pausedBody,
   putShardRaw,
+  putShardUpgraded,
   rawExchange,
   receiptOf,
   statusOf,
@@ -492,6 +494,115 @@ describe("storage node errors: JSON { error, message }, the right status, nothin
       });
     });
 
+    describe("an upload on an upgraded connection (dstore-shard/1)", () => {
+      const terms = () => ({
+        nonce: `0x${randomBytes(32).toString("hex")}`,
+        expiry: secondsFromNow(600),
+      });
+
+      it("stores a shard sent after the 101: 201 and its receipt, the bytes served back whole", async () => {
+        // Larger than a node's 2 MiB block, and not a whole number of pages.
+        const shard = exampleShard(5 * MiB + 3);
+        const result = await putShardUpgraded(base, shard, await header(shard));
+        expect(result.upgraded).toBe(true);
+        expect(result.status, result.body.toString()).toBe(201);
+        expect(receiptOf(result).receipt.root).toBe(shard.root);
+        stored.push(shard);
+        const served = await httpRequest(base, { path: `/v1/shards/${shard.shardId}` });
+        expect(served.body.equals(shard.body)).toBe(true);
+        expect(await statusOf(base)).toMatchObject({ shards: stored.length, reserved: 0 });
+      });
+
+      it("answers a repeat of a stored shard with 200 and its receipt, without upgrading", async () => {
+        const shard = stored[0]!;
+        const result = await putShardUpgraded(base, shard, await header(shard));
+        expect([result.upgraded, result.status]).toEqual([false, 200]);
+        expect(receiptOf(result).receipt.root).toBe(shard.root);
+      });
+
+      it("refuses before the body, without upgrading: a bad signature, a path that is no shard, another protocol", async () => {
+        const shard = exampleShard(10 * KiB);
+        const refused = [
+          [
+            await putShardUpgraded(
+              base,
+              shard,
+              await header(shard, { envelope: { signer: STRANGER.address } }),
+            ),
+            401,
+            "BadSignature",
+          ],
+          [
+            await putShardUpgraded(base, shard, await header(shard), { path: "/v1/status" }),
+            404,
+            "NotFound",
+          ],
+          [
+            await putShardUpgraded(base, shard, await header(shard), { protocol: "websocket" }),
+            400,
+            "InvalidRequest",
+          ],
+        ] as const;
+        for (const [result, status, name] of refused) {
+          expect(result.upgraded).toBe(false);
+          expectError(result, status, name);
+        }
+        await expectNothingKept(shard);
+      });
+
+      it("takes the root signed after the body on the line after it; a wrong root or none is refused and nothing kept", async () => {
+        const deferredPut = async (shard: ExampleShard, o: { root?: string; end?: boolean }) => {
+          const t = terms();
+          const line =
+            o.root === undefined
+              ? undefined
+              : await header(shard, { message: { root: o.root, ...t } });
+          return putShardUpgraded(
+            base,
+            shard,
+            await header(shard, { message: { root: DEFERRED_ROOT, ...t } }),
+            {
+              ...(line === undefined ? {} : { line }),
+              ...(o.end ? { end: true } : {}),
+            },
+          );
+        };
+        const shard = exampleShard(3 * MiB + 7);
+        const other = exampleShard(10).root;
+        const wrong = await deferredPut(shard, { root: other });
+        expect(wrong.upgraded).toBe(true);
+        expectError(wrong, 422, "RootMismatch");
+        await expectNothingKept(shard);
+        expectError(await deferredPut(shard, { end: true }), 401, "RootTrailerMissing");
+        await expectNothingKept(shard);
+        const result = await deferredPut(shard, { root: shard.root });
+        expect(result.status, result.body.toString()).toBe(201);
+        expect(receiptOf(result).receipt.root).toBe(shard.root);
+        stored.push(shard);
+      });
+
+      it("drops an upload whose connection is cut midway, and keeps nothing of it", async () => {
+        const shard = exampleShard(3 * MiB);
+        const result = await putShardUpgraded(base, shard, await header(shard), {
+          partial: { bytes: MiB + 5, after: "drop" },
+        });
+        expect([result.upgraded, result.status]).toEqual([true, 0]);
+        await expectNothingKept(shard);
+      });
+
+      it("refuses a plain PUT whose upgrade a proxy lost (400 UpgradeLost) before using its authorization", async () => {
+        const shard = exampleShard(64 * KiB);
+        const authorization = await header(shard);
+        const lost = await putShardRaw(base, shard, authorization, {
+          headers: { [UPLOAD_UPGRADE_HEADER]: UPLOAD_PROTOCOL },
+        });
+        expectError(lost, 400, "UpgradeLost");
+        // The nonce was not used: the same authorization stores the shard as a plain PUT.
+        expect((await putShardRaw(base, shard, authorization)).status).toBe(201);
+        stored.push(shard);
+      });
+    });
+
     describe("not found: 404", () => {
       it("answers an unknown shard, its proof or its deletion with 404 ShardNotFound", async () => {
         const unknown = exampleShard(1);
@@ -628,6 +739,18 @@ describe("storage node errors: JSON { error, message }, the right status, nothin
         "ShardNotFound",
       );
       expect((await put(exampleShard(512 * KiB))).status).toBe(201);
+      // The same over an upgraded connection: the disk fills after the 101.
+      const tooBigUpgraded = exampleShard(4 * MiB);
+      const upgraded = await putShardUpgraded(
+        node.base,
+        tooBigUpgraded,
+        await uploadHeader(node.target, tooBigUpgraded, { signer: CLIENT }),
+      );
+      expect(upgraded.upgraded).toBe(true);
+      expectError(upgraded, 507, "InsufficientStorage");
+      await eventually(async () => (await filesUnder(join(node.dataDir, "tmp"))).length === 0);
+      expect(await statusOf(node.base)).toMatchObject({ shards: 2, reserved: 0 });
+      expect(node.process.child.exitCode).toBeNull();
     });
   });
 

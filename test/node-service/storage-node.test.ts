@@ -23,6 +23,7 @@ import {
   metricValue,
   pausedBody,
   putShardRaw,
+  putShardUpgraded,
   receiptOf,
   statusOf,
 } from "../helpers/node-api.ts";
@@ -138,6 +139,7 @@ describe("storage node: `dstore node start` as a real process on a real chain", 
       shards: 0,
       version: "0.1.0",
       rootTrailers: true,
+      uploadUpgrade: "dstore-shard/1",
     });
   });
 
@@ -432,7 +434,7 @@ describe("storage node: `dstore node start` as a real process on a real chain", 
     expect(node.child.exitCode).toBe(0);
   });
 
-  it("stop() (in process, 200 ms grace) cuts off an upload still running after the grace period and keeps nothing of it", async () => {
+  it("stop() (in process, 200 ms grace) cuts off uploads still running after the grace period, plain or upgraded, and keeps nothing of them", async () => {
     const graceDir = await tempDir("dstore-node-grace-");
     const port = await freePort();
     const running = await startStorageNode({
@@ -464,18 +466,27 @@ describe("storage node: `dstore node start` as a real process on a real chain", 
         headers: { "content-length": String(shard.body.length) },
       },
     );
-    await eventually(() => running.store.reserved === shard.body.length, {
-      what: "the upload in flight",
-    });
+    // The same on an upgraded connection, which node:http leaves to the node to close.
+    const upgradedShard = exampleShard(256 * 1024, { shardIndex: 1 });
+    const upgraded = putShardUpgraded(
+      running.url,
+      upgradedShard,
+      await uploadHeader(graceTarget, upgradedShard, { signer: CLIENT }),
+      { partial: { bytes: 128 * 1024, after: "wait" } },
+    );
+    const both = shard.body.length + upgradedShard.body.length;
+    await eventually(() => running.store.reserved === both, { what: "the uploads in flight" });
     // Expected before stop(): the upload may fail while stop() is still closing the store.
     const cutOff = expect(upload).rejects.toThrow();
     await running.stop();
     await cutOff;
+    expect(await upgraded).toMatchObject({ upgraded: true, status: 0 });
     never.open();
     await eventually(async () => (await filesUnder(join(graceDir, "tmp"))).length === 0, {
       what: "the temporary files removed",
     });
     expect(running.store.get(shard.shardId)).toBeUndefined();
+    expect(running.store.get(upgradedShard.shardId)).toBeUndefined();
     expect(running.store.reserved).toBe(0);
     const reopened = await ShardStore.open(graceDir, {
       capacity: CAPACITY,
