@@ -16,7 +16,10 @@ import { freePort } from "../test/helpers/ports.ts";
 /** One real storage node process on a real chain, and a client to feed it shards. */
 export interface BenchNode {
   node: NodeProcess;
-  /** Store `shard` as shard 0 of a new file, sent in `chunk`-byte writes; its file id. */
+  /**
+   * Store `shard` as shard 0 of a new file, sent in `chunk`-byte writes on an upgraded
+   * connection; its file id.
+   */
   upload(shard: Buffer, chunk: number): Promise<FileId>;
   stop(): Promise<void>;
 }
@@ -55,7 +58,10 @@ export async function startBenchNode(): Promise<BenchNode> {
           for (let at = 0; at < shard.length; at += chunk) yield shard.subarray(at, at + chunk);
         })(),
       );
-      await putShard(node.url, shardIdOf(fileId, 0), header, body, shard.length);
+      // Upgraded, as a put sends its shards to nodes that take them so.
+      await putShard(node.url, shardIdOf(fileId, 0), header, body, shard.length, {
+        upgrade: true,
+      });
       return fileId;
     },
     async stop() {

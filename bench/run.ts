@@ -87,7 +87,7 @@ const putCost: Costs = {
     "erasure-code (RS 4+2)": 1 / rate("Reed-Solomon encode 4+2"),
     "client Merkle roots (×1.5)": stretch / rate("SHA-256 Merkle, 1 MiB subtrees"),
     "node Merkle check (×1.5)": stretch / rate("SHA-256 Merkle, streamed"),
-    "loopback HTTP PUT (×1.5)": stretch / rate("loopback HTTP PUT (raw)"),
+    "loopback upload (×1.5)": stretch / rate("loopback upload (upgraded)"),
     "node disk write (×1.5)": stretch * cpuOf("disk write, direct"),
   },
   disk: { "shards written (×1.5)": stretch / rate("disk write, direct") },

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { constants, createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, open, rm } from "node:fs/promises";
 import { createServer, request } from "node:http";
+import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -14,11 +15,14 @@ import {
 } from "../client/data-path/aligned-blocks.ts";
 import { FileWriter } from "../client/data-path/file-writer.ts";
 import { encodeParity, reconstructData } from "../client/erasure/reed-solomon.ts";
+import { openShardUpload } from "../client/node-client.ts";
 import { defaultSegmentSize } from "../client/protocol/layout.ts";
 import { MerkleBuilder, merkleRoot } from "../client/protocol/merkle.ts";
 import { type FileId, shardIdOf } from "../client/protocol/shard-id.ts";
+import { UPLOAD_PROTOCOL } from "../client/protocol/upload-upgrade.ts";
 import { fetchShardBody, type ShardBody } from "../client/shard-body.ts";
 import { forEachChunk } from "../node-service/for-each-chunk.ts";
+import { type BlockSink, UploadSocket } from "../node-service/upload-socket.ts";
 import { type CpuRuns, mbps, median, timeCpuRuns, timeRuns } from "./data.ts";
 import { startBenchNode } from "./node-fixture.ts";
 
@@ -370,9 +374,56 @@ export async function measureStages(
     "node:http sends from memory; read into one reused 1 MiB buffer, as a get reads",
   );
   server.close();
+  record(
+    "loopback upload (upgraded)",
+    body.length,
+    await timeRuns(runs, () => upgradedUpload(body), true),
+    "HTTP upgrade, then the body read in place into reused 2 MiB blocks, as a node reads a put's shard; body discarded",
+  );
 
   await nodeStages(runs, record);
   return results;
+}
+
+/**
+ * `body` sent as a put sends a shard (1 MiB writes, `openShardUpload` upgraded) to a
+ * server that reads it as a node does (an {@link UploadSocket}) into 2 MiB blocks it
+ * reuses, as a node's FileWriter does, and drops.
+ */
+async function upgradedUpload(body: Buffer): Promise<void> {
+  const block = Buffer.allocUnsafe(2 * MiB);
+  let filled = 0;
+  const discard: BlockSink = {
+    room: () => block.subarray(filled),
+    filledRoom: (length) => {
+      filled = (filled + length) % block.length;
+    },
+    push: () => undefined,
+  };
+  const server = createServer();
+  server.on("upgrade", (_req, socket: Socket, head: Buffer) => {
+    const upload = new UploadSocket(socket, head);
+    upload.socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${UPLOAD_PROTOCOL}\r\n\r\n`,
+    );
+    upload.fill(discard, body.length).then(
+      () => upload.answer(201, {}),
+      () => upload.destroy(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const port = (server.address() as { port: number }).port;
+    const upload = openShardUpload(`http://127.0.0.1:${port}`, "0".repeat(64), "", body.length, {
+      upgrade: true,
+    });
+    for (let at = 0; at < body.length; at += MiB) {
+      await Promise.race([upload.write(body.subarray(at, at + MiB)), upload.failed]);
+    }
+    await upload.finish();
+  } finally {
+    server.close();
+  }
 }
 
 /** Read a body to its end, 1 MiB at a time into one buffer. */
