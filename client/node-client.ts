@@ -283,25 +283,37 @@ export function openShardUpload(
     // An answer before the body: a receipt, an error, or the upgrade lost on the way.
     req.on("response", (res) => {
       readText(res).then((text) => {
-        if (res.statusCode === 400 && errorName(text) === "UpgradeLost") {
-          upgradesLost.add(base);
-          if (!settled) sinkReady(plainPut());
+        const status = res.statusCode ?? 0;
+        const name = errorName(text);
+        // Lost on the way: the node says so, or something in front of it refused the
+        // upgrade itself (an answer that is neither a receipt nor a node's error).
+        const lost =
+          (status === 400 && name === "UpgradeLost") ||
+          (name === undefined && status !== 200 && status !== 201);
+        if (!lost) {
+          answered(status, text);
           return;
         }
-        answered(res.statusCode ?? 0, text);
+        upgradesLost.add(base);
+        if (!settled) sinkReady(plainPut());
       }, fail);
     });
     req.on("upgrade", (_res, socket, head) => {
-      const chunks: Buffer[] = [head];
-      socket.on("data", (chunk: Buffer) => chunks.push(chunk));
-      socket.on("error", fail);
-      // The node ends its side with its answer, which may come before the body is all
-      // sent (an error): taken then, before the writes still under way fail.
-      socket.on("end", () => {
-        const answer = parseAnswer(Buffer.concat(chunks).toString("utf8"));
+      let received = head;
+      // The answer is taken as soon as it is whole, which may be before the body is all
+      // sent (an error): before the writes still under way fail, and whenever the close
+      // that follows it comes.
+      const take = (ended: boolean) => {
+        const answer = parseAnswer(received.toString("utf8"), ended);
         if (answer) answered(answer.status, answer.body);
-        else fail(new Error("the node closed the connection without an answer"));
+        else if (ended) fail(new Error("the node closed the connection without an answer"));
+      };
+      socket.on("data", (chunk: Buffer) => {
+        received = Buffer.concat([received, chunk]);
+        take(false);
       });
+      socket.on("error", fail);
+      socket.on("end", () => take(true));
       socket.on("close", () => fail(new Error("the connection closed without an answer")));
       cancel = () => socket.destroy();
       if (settled) socket.destroy();
@@ -367,12 +379,18 @@ function errorName(text: string): string | undefined {
   }
 }
 
-/** Status and body of an HTTP/1.1 answer read whole off an upgraded connection. */
-function parseAnswer(text: string): { status: number; body: string } | undefined {
+/**
+ * Status and body of an HTTP/1.1 answer read off an upgraded connection: once its body
+ * has the head's Content-Length, or, without one, once the connection has `ended`.
+ */
+function parseAnswer(text: string, ended: boolean): { status: number; body: string } | undefined {
   const match = /^HTTP\/1\.1 (\d{3})[^\r\n]*\r\n/.exec(text);
   const bodyAt = text.indexOf("\r\n\r\n");
   if (!match || bodyAt === -1) return undefined;
-  return { status: Number(match[1]), body: text.slice(bodyAt + 4) };
+  const length = /\r\ncontent-length: *(\d+)\r\n/i.exec(text.slice(0, bodyAt + 2));
+  const body = text.slice(bodyAt + 4);
+  if (length ? Buffer.byteLength(body) < Number(length[1]) : !ended) return undefined;
+  return { status: Number(match[1]), body };
 }
 
 /** Store a shard on a node from a stream of its bytes; resolves to the signed receipt. */

@@ -58,11 +58,7 @@ export async function storeUpload(
 ): Promise<SignedReceipt> {
   const { shardId, grant, authorization } = upload;
   const checkRoot = upload.deferred
-    ? async () => {
-        const trailer = await rootAfter();
-        if (trailer === undefined) c.rootTrailers.lost();
-        return c.authorizer.verifyUploadRoot(authorization, trailer);
-      }
+    ? async () => c.authorizer.verifyUploadRoot(authorization, await rootAfter())
     : undefined;
   const meta = await c.store.write({ shardId, ...grant }, body, upload.reservation, checkRoot);
   c.metrics.bytesIn.inc(meta.size);

@@ -1,5 +1,5 @@
 import { mkdir } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerOptions } from "node:http";
 import { join } from "node:path";
 import { connectChain } from "../client/chain/contracts.ts";
 import { createLogger, type Logger } from "../client/logger.ts";
@@ -112,10 +112,16 @@ export async function startStorageNode(o: StorageNodeOptions): Promise<StorageNo
       version: NODE_VERSION,
     },
   };
-  const server = createServer(
-    { requestTimeout: 0, keepAliveTimeout: 10_000 },
-    createApp(components),
-  );
+  // Only dstore's upload upgrade goes to `upgraded`; any other (h2c from curl or Java's
+  // HttpClient, a websocket probe) is served as the plain request it also is. (Node's
+  // option since 24.9, in the 22 line too, as this machine's 22.23 shows; its types do not
+  // have it yet. Where a runtime lacks it, other upgrades are refused with a JSON 400/404.)
+  const options: ServerOptions & { shouldUpgradeCallback(req: IncomingMessage): boolean } = {
+    requestTimeout: 0,
+    keepAliveTimeout: 10_000,
+    shouldUpgradeCallback: UpgradedUploads.wanted,
+  };
+  const server = createServer(options, createApp(components));
   const upgraded = new UpgradedUploads(components);
   server.on("upgrade", upgraded.handle);
   // Requests too malformed for Express (a raw NUL in the request line, bad headers) still

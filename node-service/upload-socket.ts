@@ -67,7 +67,6 @@ export class UploadSocket implements PlacedBody {
     const handle = (socket as unknown as { _handle?: object | null })._handle;
     if (handle && typeof (handle as { useUserBuffer?: unknown }).useUserBuffer === "function") {
       socket.pause();
-      (socket as unknown as { _handle: object | null })._handle = null;
       const options = {
         handle,
         allowHalfOpen: true,
@@ -77,6 +76,7 @@ export class UploadSocket implements PlacedBody {
         },
       } as SocketConstructorOpts;
       this.socket = new Socket(options);
+      (socket as unknown as { _handle: object | null })._handle = null;
       this.direct = true;
       // The old socket still counts as the server's connection: it goes when this one does.
       this.socket.once("close", () => socket.destroy());
@@ -138,7 +138,8 @@ export class UploadSocket implements PlacedBody {
     this.#draining = true;
     if (this.#ended || !safe) this.#closeSoon();
     else {
-      setTimeout(() => this.socket.destroy(), LINGER).unref();
+      const linger = setTimeout(() => this.socket.destroy(), LINGER);
+      this.socket.once("close", () => clearTimeout(linger));
       this.socket.resume();
     }
   }
@@ -189,9 +190,11 @@ export class UploadSocket implements PlacedBody {
   /** `length` bytes read into the buffer {@link #nextBuffer} gave; false pauses the socket. */
   #onRead(length: number): boolean {
     const reader = this.#reader;
-    if (this.#inScratch || reader?.kind !== "body") {
-      return this.#take(this.#scratch.subarray(0, length), true);
-    }
+    if (this.#inScratch) return this.#take(this.#scratch.subarray(0, length), true);
+    // A read lands in a writer's room only while its body is being read: every way out of
+    // that state (finished, failed, waiting on a copy) leaves the scratch as the next buffer.
+    if (reader?.kind !== "body")
+      throw new Error("UploadSocket: a read into a writer's room with no body reader");
     try {
       reader.writer.filledRoom(length);
     } catch (error) {
@@ -233,7 +236,10 @@ export class UploadSocket implements PlacedBody {
             else if (this.#ended) this.#endReader();
             else this.socket.resume();
           },
-          (error: unknown) => this.#fail(error),
+          (error: unknown) => {
+            this.#copying = false;
+            this.#fail(error);
+          },
         );
       } else if (reader.remaining === 0) this.#finishReader();
     } else if (reader?.kind === "line") {

@@ -24,9 +24,17 @@ export class UpgradedUploads {
     this.#c = c;
   }
 
+  /** Whether a request asks for this upgrade (the server's `shouldUpgradeCallback`). */
+  static wanted(req: IncomingMessage): boolean {
+    return req.headers.upgrade?.toLowerCase() === UPLOAD_PROTOCOL;
+  }
+
   /** The listener of the server's `upgrade` event. */
   readonly handle = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
-    void this.#serve(req, socket, head);
+    this.#serve(req, socket, head).catch((error: unknown) => {
+      this.#c.logger.error("upgraded upload failed", { error });
+      socket.destroy();
+    });
   };
 
   /** Uploads in progress. */
@@ -53,7 +61,8 @@ export class UpgradedUploads {
       if (req.method !== "PUT" || !shardPath) {
         throw new NodeServiceError("NotFound", "only PUT /v1/shards/:shardId may be upgraded");
       }
-      if (req.headers.upgrade?.toLowerCase() !== UPLOAD_PROTOCOL) {
+      // Reached only where the runtime has no shouldUpgradeCallback.
+      if (!UpgradedUploads.wanted(req)) {
         throw new NodeServiceError("InvalidRequest", `an upload upgrades to ${UPLOAD_PROTOCOL}`);
       }
       const authorization = req.headers[AUTHORIZATION_HEADER];

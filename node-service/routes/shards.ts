@@ -65,7 +65,12 @@ export function shardRoutes(c: ShardRouteComponents): Router {
     req.setTimeout(UPLOAD_IDLE_TIMEOUT, () =>
       req.destroy(new NodeServiceError("RequestAborted", `no bytes for ${UPLOAD_IDLE_TIMEOUT} ms`)),
     );
-    const receipt = await storeUpload(c, admitted, req, () => req.trailers[AUTHORIZATION_HEADER]);
+    const receipt = await storeUpload(c, admitted, req, () => {
+      const trailer = req.trailers[AUTHORIZATION_HEADER];
+      // A trailer lost on the way (a proxy): the node says so in its status for a while.
+      if (trailer === undefined) c.rootTrailers.lost();
+      return trailer;
+    });
     res.status(201).json(receipt);
   });
 

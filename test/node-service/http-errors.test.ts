@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { devAccount } from "../../client/devnet/devnet.ts";
+import { openShardUpload } from "../../client/node-client.ts";
 import { AUTHORIZATION_HEADER } from "../../client/protocol/authorization-header.ts";
 import { DEFERRED_ROOT, type UploadAuthorization } from "../../client/protocol/eip712.ts";
 import { UPLOAD_PROTOCOL, UPLOAD_UPGRADE_HEADER } from "../../client/protocol/upload-upgrade.ts";
@@ -14,6 +15,7 @@ import {
   gate,
   type HttpResult,
   httpRequest,
+  jsonOf,
   pausedBody,
   putShardRaw,
   putShardUpgraded,
@@ -520,7 +522,7 @@ describe("storage node errors: JSON { error, message }, the right status, nothin
         expect(receiptOf(result).receipt.root).toBe(shard.root);
       });
 
-      it("refuses before the body, without upgrading: a bad signature, a path that is no shard, another protocol", async () => {
+      it("refuses before the body, without upgrading: a bad signature, a path that is no shard", async () => {
         const shard = exampleShard(10 * KiB);
         const refused = [
           [
@@ -537,17 +539,21 @@ describe("storage node errors: JSON { error, message }, the right status, nothin
             404,
             "NotFound",
           ],
-          [
-            await putShardUpgraded(base, shard, await header(shard), { protocol: "websocket" }),
-            400,
-            "InvalidRequest",
-          ],
         ] as const;
         for (const [result, status, name] of refused) {
           expect(result.upgraded).toBe(false);
           expectError(result, status, name);
         }
         await expectNothingKept(shard);
+      });
+
+      it("serves a request that asks for another upgrade (h2c, as curl --http2 sends) as the plain request it is", async () => {
+        const result = await httpRequest(base, {
+          path: "/v1/status",
+          headers: { connection: "Upgrade, HTTP2-Settings", upgrade: "h2c", "http2-settings": "" },
+        });
+        expect(result.status).toBe(200);
+        expect(jsonOf<{ uploadUpgrade: string }>(result).uploadUpgrade).toBe(UPLOAD_PROTOCOL);
       });
 
       it("takes the root signed after the body on the line after it; a wrong root or none is refused and nothing kept", async () => {
@@ -777,6 +783,57 @@ describe("storage node errors: JSON { error, message }, the right status, nothin
         await uploadHeader(target, atLimit, { signer: CLIENT }),
       );
       expect(result.status).toBe(201);
+    });
+
+    it("takes the client's uploads on an upgraded connection (openShardUpload): a shard with its root after it, a repeat answered before the body, one above the limit refused before it", async () => {
+      const target = signTargetOf(chain, limited.nodeId);
+      const send = async (shard: ExampleShard, deferred = false) => {
+        const terms = {
+          nonce: `0x${randomBytes(32).toString("hex")}`,
+          expiry: secondsFromNow(600),
+        };
+        const signed = (root: string) =>
+          uploadHeader(target, shard, { signer: CLIENT, message: { root, ...terms } });
+        const upload = openShardUpload(
+          limited.url,
+          shard.shardId,
+          await signed(deferred ? DEFERRED_ROOT : shard.root),
+          shard.body.length,
+          { upgrade: true, deferredRoot: deferred },
+        );
+        // Written at once, before the node has answered the upgrade: they wait for it.
+        const writes: Promise<void>[] = [];
+        for (let at = 0; at < shard.body.length; at += 10_000)
+          writes.push(upload.write(shard.body.subarray(at, at + 10_000)));
+        const receipt = upload.finish(deferred ? await signed(shard.root) : undefined);
+        return { receipt, writes: Promise.allSettled(writes) };
+      };
+      const shard = exampleShard(60 * KiB, { shardIndex: 3 });
+      const first = await send(shard, true);
+      expect((await first.receipt).receipt.root).toBe(shard.root);
+      expect((await first.writes).map((write) => write.status)).not.toContain("rejected");
+      expect(limited.store.get(shard.shardId)?.root).toBe(shard.root);
+      const again = await send(shard);
+      expect((await again.receipt).receipt.root).toBe(shard.root);
+      const tooLarge = exampleShard(64 * KiB + 1, { shardIndex: 4 });
+      await expect((await send(tooLarge)).receipt).rejects.toThrow(/ShardTooLarge/);
+      expect(limited.store.get(tooLarge.shardId)).toBeUndefined();
+      expect(limited.store.reserved).toBe(0);
+    });
+
+    it("takes a missing root line after an upgraded body for the client's fault, not a proxy's: its status still says roots arrive", async () => {
+      const target = signTargetOf(chain, limited.nodeId);
+      const shard = exampleShard(30 * KiB, { shardIndex: 5 });
+      const deferred = await uploadHeader(target, shard, {
+        signer: CLIENT,
+        message: { root: DEFERRED_ROOT },
+      });
+      expectError(
+        await putShardUpgraded(limited.url, shard, deferred, { end: true }),
+        401,
+        "RootTrailerMissing",
+      );
+      expect((await statusOf(limited.url)).rootTrailers).toBe(true);
     });
   });
 });

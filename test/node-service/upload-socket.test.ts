@@ -109,6 +109,17 @@ describe("UploadSocket: an upgraded connection read into a FileWriter's blocks",
     expect((await readFile(served.path!)).equals(body)).toBe(true);
   });
 
+  it("refuses a line longer than its limit", async () => {
+    const body = randomBytes(1000);
+    const { status, served } = await send(body, {
+      early: 0,
+      piece: 500,
+      tail: `${"x".repeat(2000)}\n`,
+    });
+    expect(status).toBe(400);
+    expect(served.error).toMatch(/too long/);
+  });
+
   it("fails a body cut short by the client ending its side, naming the bytes missing", async () => {
     const body = randomBytes(3 * MiB);
     const { status, served } = await send(body, {
