@@ -256,6 +256,11 @@ function peerReach({ needed, measured, of, split, spent }: NonNullable<Target["r
  * the ceiling, and what the run's own CPU cost allows, with no core idle and with the
  * command's start as a 1-byte run goes through it.
  */
+/** What a run's streaming part must make for the whole run to reach `goal` × its ceiling. */
+function neededStreaming(goal: number, split: ReturnType<typeof splitRun>): number {
+  return mainSize / (mainSize / (goal * split.ceiling * 1e6) - split.fixedSeconds) / 1e6;
+}
+
 function ceilingMiss(t: Target, split: ReturnType<typeof splitRun>): string {
   const of = t.bounds?.of ?? "";
   const size = sizeName(mainSize);
@@ -263,7 +268,11 @@ function ceilingMiss(t: Target, split: ReturnType<typeof splitRun>): string {
   const lines = [
     `missed${split.attainable / split.ceiling < t.goal ? ", and out of reach with this run's fixed cost" : ""}.`,
     `A ${of} of a 1-byte file takes ${fmt(split.fixedSeconds, 2)} s (Node's start, the chain calls, the nodes' round trips); with that, a ${size} ${of} streaming at the ceiling would make ${ofCeiling(split.attainable)} it.`,
-    `The streaming part of the ${size} ${of} (its time less the 1-byte one's) ran at ${ofCeiling(split.streaming)} the ceiling.`,
+    `The streaming part of the ${size} ${of} (its time less the 1-byte one's) ran at ${ofCeiling(split.streaming)} the ceiling${
+      split.attainable / split.ceiling < t.goal
+        ? "."
+        : `; to meet the target with this fixed cost it would have to run at ${ofCeiling(neededStreaming(t.goal, split))} the ceiling.`
+    }`,
   ];
   const spent = t.spent;
   if (spent) {
