@@ -19,7 +19,6 @@ import { openShardUpload } from "../client/node-client.ts";
 import { defaultSegmentSize } from "../client/protocol/layout.ts";
 import { MerkleBuilder, merkleRoot } from "../client/protocol/merkle.ts";
 import { type FileId, shardIdOf } from "../client/protocol/shard-id.ts";
-import { UPLOAD_PROTOCOL } from "../client/protocol/upload-upgrade.ts";
 import { fetchShardBody, type ShardBody } from "../client/shard-body.ts";
 import { forEachChunk } from "../node-service/for-each-chunk.ts";
 import { type BlockSink, UploadSocket } from "../node-service/upload-socket.ts";
@@ -403,9 +402,7 @@ async function upgradedUpload(body: Buffer): Promise<void> {
   const server = createServer();
   server.on("upgrade", (_req, socket: Socket, head: Buffer) => {
     const upload = new UploadSocket(socket, head);
-    upload.socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${UPLOAD_PROTOCOL}\r\n\r\n`,
-    );
+    upload.accept();
     upload.fill(discard, body.length).then(
       () => upload.answer(201, {}),
       () => upload.destroy(),

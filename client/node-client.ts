@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import type { Readable } from "node:stream";
 import { DstoreError } from "./errors.ts";
+import { parseResponseHead } from "./http-head.ts";
 import { AUTHORIZATION_HEADER } from "./protocol/authorization-header.ts";
 import type { SignedReceipt } from "./protocol/eip712.ts";
 import type { ShardId } from "./protocol/shard-id.ts";
@@ -45,7 +46,12 @@ function url(base: string, path: string): string {
 }
 
 /** The error a node answered with, as a NodeRequestError that names it. */
-export function nodeError(base: string, what: string, status: number, text: string): DstoreError {
+export function nodeError(
+  base: string,
+  what: string,
+  status: number,
+  text: string,
+): DstoreError & { status: number; errorName: string } {
   let detail = `HTTP ${status}`;
   let name = "";
   try {
@@ -284,16 +290,11 @@ export function openShardUpload(
     req.on("response", (res) => {
       readText(res).then((text) => {
         const status = res.statusCode ?? 0;
-        const name = errorName(text);
+        if (status === 200 || status === 201) return answered(status, text);
         // Lost on the way: the node says so, or something in front of it refused the
-        // upgrade itself (an answer that is neither a receipt nor a node's error).
-        const lost =
-          (status === 400 && name === "UpgradeLost") ||
-          (name === undefined && status !== 200 && status !== 201);
-        if (!lost) {
-          answered(status, text);
-          return;
-        }
+        // upgrade itself (an answer that names no node error).
+        const error = nodeError(base, what, status, text);
+        if (error.errorName !== "UpgradeLost" && error.errorName !== "") return fail(error);
         upgradesLost.add(base);
         if (!settled) sinkReady(plainPut());
       }, fail);
@@ -304,9 +305,13 @@ export function openShardUpload(
       // sent (an error): before the writes still under way fail, and whenever the close
       // that follows it comes.
       const take = (ended: boolean) => {
-        const answer = parseAnswer(received.toString("utf8"), ended);
-        if (answer) answered(answer.status, answer.body);
-        else if (ended) fail(new Error("the node closed the connection without an answer"));
+        try {
+          const answer = parseAnswer(received, ended);
+          if (answer) answered(answer.status, answer.body);
+          else if (ended) fail(new Error("the node closed the connection without an answer"));
+        } catch (error) {
+          fail(error);
+        }
       };
       socket.on("data", (chunk: Buffer) => {
         received = Buffer.concat([received, chunk]);
@@ -370,27 +375,20 @@ export function openShardUpload(
   };
 }
 
-/** The `error` a node's JSON error body names, if it is one. */
-function errorName(text: string): string | undefined {
-  try {
-    return (JSON.parse(text) as { error?: string }).error;
-  } catch {
-    return undefined;
-  }
-}
+/** Most bytes of the head of a node's answer on an upgraded connection. */
+const ANSWER_HEAD_LIMIT = 16 * 1024;
 
 /**
  * Status and body of an HTTP/1.1 answer read off an upgraded connection: once its body
  * has the head's Content-Length, or, without one, once the connection has `ended`.
  */
-function parseAnswer(text: string, ended: boolean): { status: number; body: string } | undefined {
-  const match = /^HTTP\/1\.1 (\d{3})[^\r\n]*\r\n/.exec(text);
-  const bodyAt = text.indexOf("\r\n\r\n");
-  if (!match || bodyAt === -1) return undefined;
-  const length = /\r\ncontent-length: *(\d+)\r\n/i.exec(text.slice(0, bodyAt + 2));
-  const body = text.slice(bodyAt + 4);
-  if (length ? Buffer.byteLength(body) < Number(length[1]) : !ended) return undefined;
-  return { status: Number(match[1]), body };
+function parseAnswer(bytes: Buffer, ended: boolean): { status: number; body: string } | undefined {
+  const head = parseResponseHead(bytes, ANSWER_HEAD_LIMIT);
+  if (!head) return undefined;
+  const length = head.headers.get("content-length");
+  const body = bytes.subarray(head.bodyAt);
+  if (length === undefined ? !ended : body.length < Number(length)) return undefined;
+  return { status: head.status, body: body.toString("utf8") };
 }
 
 /** Store a shard on a node from a stream of its bytes; resolves to the signed receipt. */

@@ -1,5 +1,6 @@
 import { connect, type Socket } from "node:net";
 import { DstoreError } from "./errors.ts";
+import { parseResponseHead, type ResponseHead } from "./http-head.ts";
 import { networkError, nodeError } from "./node-client.ts";
 import type { ShardId } from "./protocol/shard-id.ts";
 
@@ -171,33 +172,17 @@ class Fetch implements ShardBody {
 
   /** Parse the head once it is all in; false while more is needed. */
   #head(): boolean {
-    const end = this.#held.indexOf("\r\n\r\n");
-    if (end < 0) {
-      if (this.#held.length > HEAD_LIMIT) this.#fail(this.#protocolError("head too long"));
+    let head: ResponseHead | undefined;
+    try {
+      head = parseResponseHead(this.#held, HEAD_LIMIT);
+    } catch (error) {
+      this.#fail(this.#protocolError((error as Error).message));
       return false;
     }
-    const [statusLine = "", ...lines] = this.#held.toString("latin1", 0, end).split("\r\n");
-    const status = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(statusLine);
-    if (!status) {
-      this.#fail(this.#protocolError("not an HTTP/1.1 answer"));
-      return false;
-    }
-    // A header seen twice keeps its first value (a proxy may add Set-Cookie, Via, ...);
-    // only two different lengths make the body's end unknowable.
-    const headers = new Map<string, string>();
-    for (const line of lines) {
-      const colon = line.indexOf(":");
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      const conflict = name === "content-length" && (headers.get(name) ?? value) !== value;
-      if (colon <= 0 || conflict) {
-        this.#fail(this.#protocolError("malformed headers"));
-        return false;
-      }
-      if (!headers.has(name)) headers.set(name, value);
-    }
-    this.#status = Number(status[1]);
-    this.#held = this.#held.subarray(end + 4);
+    if (!head) return false;
+    const { headers } = head;
+    this.#status = head.status;
+    this.#held = this.#held.subarray(head.bodyAt);
     this.#received = this.#held.length;
     const length = headers.get("content-length");
     if (this.#status !== this.#expected) {

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from "node:http";
 import type { ErrorRequestHandler } from "express";
 import type { Logger } from "../client/logger.ts";
 import { ERROR_STATUS, NodeServiceError, type NodeServiceErrorName } from "./errors.ts";
@@ -69,4 +70,13 @@ function toNodeError(error: unknown): NodeServiceError {
     return new NodeServiceError("InsufficientStorage", "the node's disk is full");
   }
   return new NodeServiceError("Internal", "internal error");
+}
+
+/**
+ * A whole HTTP/1.1 response with `body` as JSON, closing the connection: for answers
+ * written straight to a socket (a request too malformed for Express, an upgraded upload).
+ */
+export function jsonResponse(status: number, body: unknown): string {
+  const json = JSON.stringify(body);
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`;
 }

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from "../client/logger.ts";
 import { createApp, type NodeComponents } from "./app.ts";
 import { Authorizer } from "./authorizer.ts";
 import { ChainWatcher } from "./chain-watcher.ts";
+import { jsonResponse } from "./http-errors.ts";
 import { createMetrics } from "./metrics.ts";
 import { NonceStore } from "./nonce-store.ts";
 import { Prover } from "./prover.ts";
@@ -131,10 +132,7 @@ export async function startStorageNode(o: StorageNodeOptions): Promise<StorageNo
       socket.destroy();
       return;
     }
-    const body = JSON.stringify({ error: "InvalidRequest", message: "malformed HTTP request" });
-    socket.end(
-      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    socket.end(jsonResponse(400, { error: "InvalidRequest", message: "malformed HTTP request" }));
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -1,7 +1,8 @@
-import { STATUS_CODES } from "node:http";
 import { Socket, type SocketConstructorOpts } from "node:net";
 import type { FileWriter } from "../client/data-path/file-writer.ts";
+import { UPLOAD_PROTOCOL } from "../client/protocol/upload-upgrade.ts";
 import { NodeServiceError } from "./errors.ts";
+import { jsonResponse } from "./http-errors.ts";
 import type { PlacedBody } from "./shard-store.ts";
 
 /** Where an upload's bytes go: a FileWriter, or anything that gives room the same way. */
@@ -101,18 +102,25 @@ export class UploadSocket implements PlacedBody {
 
   /** Place the next `size` bytes in `writer`'s blocks; rejects if the connection fails or ends first. */
   fill(writer: BlockSink, size: number): Promise<void> {
-    return this.#read<void>({ kind: "body", writer, remaining: size, done: noSettle });
+    return this.#read<void>((done) => ({ kind: "body", writer, remaining: size, done }));
   }
 
   /** The line that comes next, without its line break; undefined if the connection ends first. */
   line(limit: number): Promise<string | undefined> {
-    return this.#read<string | undefined>({
+    return this.#read<string | undefined>((done) => ({
       kind: "line",
       limit,
       parts: [],
       length: 0,
-      done: noSettle,
-    });
+      done,
+    }));
+  }
+
+  /** Say yes to the upgrade: the body may come. */
+  accept(): void {
+    this.socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${UPLOAD_PROTOCOL}\r\n\r\n`,
+    );
   }
 
   /**
@@ -127,10 +135,7 @@ export class UploadSocket implements PlacedBody {
       this.socket.destroy();
       return;
     }
-    const json = JSON.stringify(body);
-    this.socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
-    );
+    this.socket.end(jsonResponse(status, body));
     // Reads go to the scratch from here on (no reader has room to give), unless a read
     // into a writer's block might still be set up: then it is closed without lingering.
     const safe = this.#inScratch;
@@ -151,15 +156,15 @@ export class UploadSocket implements PlacedBody {
   }
 
   /** Drop the connection. */
-  destroy(error?: Error): void {
-    this.socket.destroy(error);
+  destroy(): void {
+    this.socket.destroy();
   }
 
-  #read<T>(reader: Reader): Promise<T> {
+  #read<T>(start: (done: Settle<T>) => Reader): Promise<T> {
     if (this.#reader) return Promise.reject(new Error("UploadSocket: one read at a time"));
     if (this.#failure) return Promise.reject(this.#failure);
     return new Promise<T>((resolve, reject) => {
-      reader.done = { resolve, reject } as Settle<never>;
+      const reader = start({ resolve, reject });
       this.#reader = reader;
       if (reader.kind === "body" && reader.remaining === 0) return this.#finishReader();
       const held = this.#held;
@@ -298,5 +303,3 @@ export class UploadSocket implements PlacedBody {
     reader?.done.reject(this.#failure);
   }
 }
-
-const noSettle: Settle<never> = { resolve: () => {}, reject: () => {} };

@@ -37,11 +37,6 @@ export class UpgradedUploads {
     });
   };
 
-  /** Uploads in progress. */
-  get size(): number {
-    return this.#open.size;
-  }
-
   /** Drop every upload still in progress (their temporary files are removed). */
   closeAll(): void {
     for (const upload of this.#open) upload.destroy();
@@ -76,9 +71,7 @@ export class UpgradedUploads {
         upload.answer(status, admitted.receipt);
         return;
       }
-      upload.socket.write(
-        `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${UPLOAD_PROTOCOL}\r\n\r\n`,
-      );
+      upload.accept();
       const receipt = await storeUpload(c, admitted, upload, () => upload.line(ROOT_LINE_LIMIT));
       status = 201;
       upload.answer(status, receipt);
