@@ -4,7 +4,7 @@ import { type FileHandle, open, rename, rm, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { getBytes } from "ethers";
-import { type Chain, sendChainRequests } from "./chain/contracts.ts";
+import type { Chain } from "./chain/contracts.ts";
 import { type FileRecord, readOwnedFile } from "./chain/files.ts";
 import { unwrapFileKey } from "./crypto/key-wrap.ts";
 import { SegmentCipher } from "./crypto/segment-cipher.ts";
@@ -16,7 +16,6 @@ import { ShardReader } from "./data-path/shard-reader.ts";
 import { syncDir } from "./data-path/sync-dir.ts";
 import { DstoreError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
-import { getNodeView } from "./nodes.ts";
 import type { ProgressListener } from "./progress.ts";
 import { FileLayout } from "./protocol/layout.ts";
 import { type FileId, shardIdOf } from "./protocol/shard-id.ts";
@@ -110,23 +109,15 @@ export async function download(
   options: DownloadOptions = {},
 ): Promise<DownloadResult> {
   const { record, wallet, fileId } = await readOwnedFile(chain, requested, "reading files");
-  // The nodes' records are asked for first, and the key unwrapped (~2 ms: Node's ECDH and
-  // point decompression) while they come.
-  const nodeIds = [...new Set(record.placements)];
-  const asked = Promise.all(
-    nodeIds.map(async (id) => [id, await getNodeView(chain, id).catch(() => undefined)] as const),
-  );
-  await sendChainRequests();
   const { fileKey, metadata } = unwrapFileKey(record.wrappedKey, fileId, wallet.privateKey);
   const layout = new FileLayout(record);
-  const views = new Map(await asked);
   const warnings: string[] = [];
   const fetch: Fetch = {
     layout,
     fileId,
     record,
     cipher: new SegmentCipher(fileKey, getBytes(fileId)),
-    endpoints: record.placements.map((id) => views.get(id)?.endpoint ?? ""),
+    endpoints: record.placements.map((id) => record.nodes.get(id)?.endpoint ?? ""),
     options,
     warn: (message) => {
       warnings.push(message);

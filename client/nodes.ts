@@ -1,3 +1,4 @@
+import type { INodeRegistry } from "../types/ethers-contracts/interfaces/INodeRegistry.ts";
 import type { Chain } from "./chain/contracts.ts";
 import { nodeStatus } from "./node-client.ts";
 import { UPLOAD_PROTOCOL } from "./protocol/upload-upgrade.ts";
@@ -56,7 +57,11 @@ export async function listNodes(chain: Chain, options: ListNodesOptions = {}): P
 
 /** One node by id, from the registry. */
 export async function getNodeView(chain: Chain, nodeId: number): Promise<NodeView> {
-  const node = await chain.nodeRegistry.getNode(nodeId);
+  return nodeViewOf(nodeId, await chain.nodeRegistry.getNode(nodeId));
+}
+
+/** Node `nodeId` as the registry's entry `node` describes it. */
+export function nodeViewOf(nodeId: number, node: INodeRegistry.NodeInfoStructOutput): NodeView {
   return {
     nodeId,
     operator: node.operator,

@@ -2,7 +2,6 @@ import type { Chain } from "./chain/contracts.ts";
 import { readOwnedFile } from "./chain/files.ts";
 import { DstoreError } from "./errors.ts";
 import { deleteShard } from "./node-client.ts";
-import { getNodeView } from "./nodes.ts";
 import { type FileId, shardIdOf } from "./protocol/shard-id.ts";
 import { authorizeDeletion } from "./signing.ts";
 import { shortReason } from "./upload.ts";
@@ -32,7 +31,8 @@ export async function remove(chain: Chain, requested: string): Promise<RemoveRes
   }
   const outcomes = await Promise.allSettled(
     record.placements.map(async (nodeId, shardIndex) => {
-      const node = await getNodeView(chain, nodeId);
+      const node = record.nodes.get(nodeId);
+      if (!node) throw new Error(`node ${nodeId} could not be read from the registry`);
       const header = authorizeDeletion(chain, wallet, { nodeId, fileId, shardIndex });
       await deleteShard(node.endpoint, shardIdOf(fileId, shardIndex), header);
     }),

@@ -119,6 +119,23 @@ contract FileRegistry is IFileRegistry {
 
     /// @inheritdoc IFileRegistry
     function getFile(FileId fileId) external view returns (FileRecord memory record, NodeId[] memory placements) {
+        return _getFile(fileId);
+    }
+
+    /// @inheritdoc IFileRegistry
+    function getFileWithNodes(FileId fileId)
+        external
+        view
+        returns (FileRecord memory record, NodeId[] memory placements, INodeRegistry.NodeInfo[] memory nodes)
+    {
+        (record, placements) = _getFile(fileId);
+        nodes = new INodeRegistry.NodeInfo[](placements.length);
+        for (uint256 i = 0; i < placements.length; ++i) {
+            nodes[i] = _nodeRegistry.getNode(placements[i]);
+        }
+    }
+
+    function _getFile(FileId fileId) private view returns (FileRecord memory record, NodeId[] memory placements) {
         record = _files[fileId];
         if (record.k == 0) revert FileRegistry_UnknownFile(fileId);
         uint256 shards = uint256(record.k) + record.m;

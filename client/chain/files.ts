@@ -1,8 +1,12 @@
 import { getBytes, isError, type Wallet } from "ethers";
+import type { IFileRegistry } from "../../types/ethers-contracts/FileRegistry.ts";
 import { DstoreError } from "../errors.ts";
+import { getNodeView, type NodeView, nodeViewOf } from "../nodes.ts";
 import { type FileId, isFileId } from "../protocol/shard-id.ts";
 import type { Chain } from "./contracts.ts";
 import { queryAll } from "./events.ts";
+
+type FileRecordOutput = IFileRegistry.FileRecordStructOutput;
 
 /** Everything the chain knows about a live file. */
 export interface FileRecord {
@@ -15,6 +19,12 @@ export interface FileRecord {
   shardsRoot: string;
   /** Node id holding each shard, now (after any repairs). */
   placements: number[];
+  /**
+   * The registry's entry of each node in `placements`, by id, read with the record. A node
+   * is missing only if reading it failed, which a deployment from before
+   * `getFileWithNodes` reads node by node.
+   */
+  nodes: ReadonlyMap<number, NodeView>;
   /** Merkle root of each shard (0x-hex), from the registration event. */
   shardRoots: string[];
   /** The newest wrapped-key blob (registration or re-key event). */
@@ -26,9 +36,10 @@ export interface FileRecord {
 /** Read a live file's record, placements, shard roots and wrapped key from the chain. */
 export async function readFileRecord(chain: Chain, fileId: FileId): Promise<FileRecord> {
   const registry = chain.fileRegistry;
-  // All at once: a command waits for one round of chain reads, not two.
+  // All at once: a command waits for one round of chain reads, not three (the record,
+  // then its nodes' entries).
   const [shape, registeredQuery, rekeyedQuery] = await Promise.allSettled([
-    registry.getFile(fileId),
+    readFileWithNodes(chain, fileId),
     queryAll(chain, registry, registry.filters.FileRegistered(fileId)),
     queryAll(chain, registry, registry.filters.FileRekeyed(fileId)),
   ]);
@@ -49,7 +60,7 @@ export async function readFileRecord(chain: Chain, fileId: FileId): Promise<File
     }
     throw error;
   }
-  const [record, placements] = shape.value;
+  const { record, placements, nodes } = shape.value;
   const registered = settledValue(registeredQuery);
   const rekeyed = settledValue(rekeyedQuery);
   const event = registered.at(-1);
@@ -68,10 +79,48 @@ export async function readFileRecord(chain: Chain, fileId: FileId): Promise<File
     k: Number(record.k),
     m: Number(record.m),
     shardsRoot: record.shardsRoot,
-    placements: placements.map(Number),
+    placements,
+    nodes,
     shardRoots: [...event.args.shardRoots],
     wrappedKey: getBytes(latestKey),
     registeredBlock: event.blockNumber,
+  };
+}
+
+/** A file's record and placements with the registry's entry of each of its nodes. */
+async function readFileWithNodes(
+  chain: Chain,
+  fileId: FileId,
+): Promise<{
+  record: FileRecordOutput;
+  placements: number[];
+  nodes: Map<number, NodeView>;
+}> {
+  const registry = chain.fileRegistry;
+  try {
+    const [record, placements, entries] = await registry.getFileWithNodes(fileId);
+    const ids = placements.map(Number);
+    return {
+      record,
+      placements: ids,
+      nodes: new Map(ids.map((id, shard) => [id, nodeViewOf(id, entries[shard]!)])),
+    };
+  } catch (error) {
+    // A revert with no reason is what a contract without the function answers: a
+    // deployment from before it (a devnet resumed from an older journal, say). An
+    // endpoint that drops revert reasons answers so for an unknown file too: the calls
+    // below then tell.
+    if (!isError(error, "CALL_EXCEPTION") || error.revert) throw error;
+  }
+  const [record, placements] = await registry.getFile(fileId);
+  const ids = placements.map(Number);
+  const views = await Promise.all(
+    [...new Set(ids)].map((id) => getNodeView(chain, id).catch(() => undefined)),
+  );
+  return {
+    record,
+    placements: ids,
+    nodes: new Map(views.flatMap((view) => (view ? [[view.nodeId, view] as const] : []))),
   };
 }
 

@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {FileId, NodeId} from "../Types.sol";
+import {INodeRegistry} from "./INodeRegistry.sol";
 
 /// @title Registry of the files stored in dstore: who owns them and where their shards live.
 /// @notice A file is encrypted on its owner's machine, cut into segments and erasure-coded
@@ -125,6 +126,15 @@ interface IFileRegistry {
     /// @notice The record of a live file and the node of each of its shards.
     /// Reverts with `FileRegistry_UnknownFile` if the file does not exist or was deleted.
     function getFile(FileId fileId) external view returns (FileRecord memory record, NodeId[] memory placements);
+
+    /// @notice As `getFile`, with the node registry's entry of the node holding each shard
+    /// (`nodes[i]` for `placements[i]`): what a download needs of the chain, besides the
+    /// events' shard roots and wrapped key, in one call instead of one and then one per node.
+    /// Reverts with `FileRegistry_UnknownFile` if the file does not exist or was deleted.
+    function getFileWithNodes(FileId fileId)
+        external
+        view
+        returns (FileRecord memory record, NodeId[] memory placements, INodeRegistry.NodeInfo[] memory nodes);
 
     /// @notice The node holding shard `shardIndex` of a live file.
     function placementOf(FileId fileId, uint8 shardIndex) external view returns (NodeId);

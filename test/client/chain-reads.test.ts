@@ -57,6 +57,12 @@ describe("reading files from the chain", () => {
         const record = await readFileRecord(owner, fileId);
         expect(record.shardRoots).toEqual(roots);
         expect(record.placements).toEqual([nodeId, nodeId]);
+        expect([...record.nodes.keys()]).toEqual([nodeId]);
+        expect(record.nodes.get(nodeId)).toMatchObject({
+          endpoint: "http://127.0.0.1:1",
+          status: "Active",
+          operator: devAccount(1).address,
+        });
       }
       const listed = await list(owner);
       expect(listed.map((file) => file.fileId).sort()).toEqual(
@@ -75,6 +81,36 @@ describe("reading files from the chain", () => {
       const whole = await registry.queryFilter(filter, owner.deployment.fromBlock, head);
       expect(ranged.map((log) => log.args.fileId)).toEqual(files.map((file) => file.fileId));
       expect(ranged.map((log) => log.blockNumber)).toEqual(whole.map((log) => log.blockNumber));
+    });
+  });
+
+  it("reads a file's nodes one by one from a deployment that predates getFileWithNodes", async () => {
+    await asAccount(chain, OWNER, async (owner) => {
+      const address = owner.deployment.fileRegistry;
+      const code = await owner.provider.getCode(address);
+      // The same contract, its storage kept, with that function's entry in the dispatcher
+      // (PUSH4 selector, EQ) on another selector: a call to it reverts with no reason, as
+      // one to a FileRegistry deployed before it did.
+      const selector = owner.fileRegistry.interface.getFunction("getFileWithNodes")!.selector;
+      const entry = `63${selector.slice(2)}14`;
+      expect(code.split(entry)).toHaveLength(2);
+      await owner.provider.send("hardhat_setCode", [address, code.replace(entry, "630000000014")]);
+      try {
+        const { fileId, roots } = files[0]!;
+        await expect(owner.fileRegistry.getFileWithNodes(fileId)).rejects.toMatchObject({
+          code: "CALL_EXCEPTION",
+          revert: null,
+        });
+        const record = await readFileRecord(owner, fileId);
+        expect(record.shardRoots).toEqual(roots);
+        expect(record.placements).toEqual([nodeId, nodeId]);
+        expect(record.nodes.get(nodeId)?.endpoint).toBe("http://127.0.0.1:1");
+        await expect(
+          readFileRecord(owner, newFileId(devAccount(OWNER).address)),
+        ).rejects.toMatchObject({ name: "FileNotFound" });
+      } finally {
+        await owner.provider.send("hardhat_setCode", [address, code]);
+      }
     });
   });
 

@@ -308,7 +308,7 @@ describe("FileRegistry", () => {
     });
   });
 
-  describe("getFile and placementOf", () => {
+  describe("getFile, getFileWithNodes and placementOf", () => {
     it("unpack all 24 placements of a k = 18, m = 6 file from their three packed slots", async () => {
       const { fileRegistry, owner, wide } = await networkHelpers.loadFixture(twentyFourShardFile);
       const [record, placements] = await fileRegistry.getFile(wide.fileId);
@@ -317,6 +317,33 @@ describe("FileRegistry", () => {
       for (const [i, nodeId] of wide.placements.entries()) {
         expect(await fileRegistry.placementOf(wide.fileId, i)).to.equal(nodeId);
       }
+    });
+
+    it("getFileWithNodes gives getFile's answer and each placement's node, as the node registry has it now", async () => {
+      const { fileRegistry, nodeRegistry, owner, operators, wide } =
+        await networkHelpers.loadFixture(twentyFourShardFile);
+      const expectNodes = async () => {
+        const [record, placements, nodes] = await fileRegistry.getFileWithNodes(wide.fileId);
+        const [expected, expectedPlacements] = await fileRegistry.getFile(wide.fileId);
+        expect([...record]).to.deep.equal([...expected]);
+        expect(placements).to.deep.equal(expectedPlacements);
+        expect(nodes.length).to.equal(placements.length);
+        for (const [i, nodeId] of placements.entries()) {
+          expect([...nodes[i]!], `shard ${i}`).to.deep.equal([
+            ...(await nodeRegistry.getNode(nodeId)),
+          ]);
+        }
+        return nodes;
+      };
+      await expectNodes();
+      // A repaired shard, the same node for two shards, a node that moved and one leaving.
+      await fileRegistry.connect(owner).reassignShard(wide.fileId, 3, 5n);
+      await nodeRegistry.connect(operators[4]!).update("https://moved.example:7001", 1n << 40n, 7n);
+      await nodeRegistry.connect(operators[0]!).beginExit();
+      const nodes = await expectNodes();
+      const [, placements] = await fileRegistry.getFile(wide.fileId);
+      expect(placements.filter((id) => id === 5n)).to.have.length(2);
+      expect(nodes[3]!.endpoint).to.equal("https://moved.example:7001");
     });
 
     it("placementOf reverts with FileRegistry_InvalidShardIndex at k + m", async () => {
@@ -333,6 +360,9 @@ describe("FileRegistry", () => {
       const { fileRegistry } = await networkHelpers.loadFixture(sixShardFile);
       const fileId = randomHash();
       await expect(fileRegistry.getFile(fileId))
+        .to.be.revertedWithCustomError(fileRegistry, "FileRegistry_UnknownFile")
+        .withArgs(fileId);
+      await expect(fileRegistry.getFileWithNodes(fileId))
         .to.be.revertedWithCustomError(fileRegistry, "FileRegistry_UnknownFile")
         .withArgs(fileId);
       await expect(fileRegistry.placementOf(fileId, 0))
@@ -482,6 +512,9 @@ describe("FileRegistry", () => {
         .withArgs(file.fileId, owner.address);
       expect(await fileRegistry.exists(file.fileId)).to.equal(false);
       await expect(fileRegistry.getFile(file.fileId))
+        .to.be.revertedWithCustomError(fileRegistry, "FileRegistry_UnknownFile")
+        .withArgs(file.fileId);
+      await expect(fileRegistry.getFileWithNodes(file.fileId))
         .to.be.revertedWithCustomError(fileRegistry, "FileRegistry_UnknownFile")
         .withArgs(file.fileId);
       await expect(fileRegistry.placementOf(file.fileId, 0))
