@@ -1,5 +1,5 @@
 import type { INodeRegistry } from "../types/ethers-contracts/interfaces/INodeRegistry.ts";
-import type { Chain } from "./chain/contracts.ts";
+import { type Chain, revertedWithoutReason } from "./chain/contracts.ts";
 import { nodeStatus } from "./node-client.ts";
 import { UPLOAD_PROTOCOL } from "./protocol/upload-upgrade.ts";
 
@@ -44,15 +44,33 @@ export interface ListNodesOptions {
 
 /** The active nodes of the registry, read page by page. */
 export async function listNodes(chain: Chain, options: ListNodesOptions = {}): Promise<NodeView[]> {
+  const nodes = await activeNodeViews(chain);
+  if (options.probe) await Promise.all(nodes.map(probe));
+  return nodes.sort((a, b) => a.nodeId - b.nodeId);
+}
+
+/**
+ * The active nodes with their entries, a page per call; from a NodeRegistry deployed
+ * before `activeNodesWithInfo`, the ids a page per call and then each node's entry.
+ */
+async function activeNodeViews(chain: Chain): Promise<NodeView[]> {
+  const nodes: NodeView[] = [];
+  try {
+    for (let offset = 0; ; offset += PAGE) {
+      const [ids, entries] = await chain.nodeRegistry.activeNodesWithInfo(offset, PAGE);
+      nodes.push(...ids.map((id, i) => nodeViewOf(Number(id), entries[i]!)));
+      if (ids.length < PAGE) return nodes;
+    }
+  } catch (error) {
+    if (!revertedWithoutReason(error)) throw error;
+  }
   const ids: number[] = [];
   for (let offset = 0; ; offset += PAGE) {
     const page = await chain.nodeRegistry.activeNodes(offset, PAGE);
     ids.push(...page.map(Number));
     if (page.length < PAGE) break;
   }
-  const nodes = await Promise.all(ids.map((id) => getNodeView(chain, id)));
-  if (options.probe) await Promise.all(nodes.map(probe));
-  return nodes.sort((a, b) => a.nodeId - b.nodeId);
+  return Promise.all(ids.map((id) => getNodeView(chain, id)));
 }
 
 /** One node by id, from the registry. */

@@ -1,4 +1,4 @@
-import type { Chain } from "./chain/contracts.ts";
+import { type Chain, transactionTerms } from "./chain/contracts.ts";
 import { readOwnedFile } from "./chain/files.ts";
 import { DstoreError } from "./errors.ts";
 import { deleteShard } from "./node-client.ts";
@@ -22,7 +22,8 @@ export async function remove(chain: Chain, requested: string): Promise<RemoveRes
   const { record, wallet, fileId } = await readOwnedFile(chain, requested, "deleting files");
   let txHash: string;
   try {
-    const receipt = await (await chain.fileRegistry.deleteFile(fileId)).wait();
+    const terms = await transactionTerms(chain, chain.fileRegistry.deleteFile.estimateGas(fileId));
+    const receipt = await (await chain.fileRegistry.deleteFile(fileId, terms)).wait();
     txHash = receipt!.hash;
   } catch (cause) {
     throw new DstoreError("ChainError", `deleting the file failed: ${shortReason(cause)}`, {

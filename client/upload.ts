@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
-import { getBytes, isError, type Overrides, type Wallet } from "ethers";
-import { type Chain, sendChainRequests } from "./chain/contracts.ts";
+import { getBytes, isError, type Wallet } from "ethers";
+import { type Chain, sendChainRequests, transactionTerms } from "./chain/contracts.ts";
 import { wrapFileKey } from "./crypto/key-wrap.ts";
 import { FILE_KEY_SIZE, SegmentCipher } from "./crypto/segment-cipher.ts";
 import {
@@ -187,7 +187,10 @@ async function uploadWith(
     };
     // The transaction's gas and fees are asked for while the nodes are asked once more
     // whether they hold every shard: two chain round trips fewer after that.
-    const terms = transactionTerms(chain, registration);
+    const terms = transactionTerms(
+      chain,
+      chain.fileRegistry.registerFile.estimateGas(registration),
+    );
     terms.catch(() => {});
     await confirmStored(stored, fileId);
     options.onProgress?.({ phase: "register", done: 0, total: 1 });
@@ -235,27 +238,6 @@ async function uploadWith(
   } finally {
     await Promise.all([source.close(), pool.close()]);
   }
-}
-
-/**
- * A registration's gas limit (as ethers estimates it: a revert shows here, before anything
- * is sent) and fees (as ethers would fill them in), asked for at once rather than one after
- * the other as the transaction is sent.
- */
-async function transactionTerms(
-  chain: Chain,
-  registration: Parameters<Chain["fileRegistry"]["registerFile"]["estimateGas"]>[0],
-): Promise<Overrides> {
-  const [gasLimit, fees] = await Promise.all([
-    chain.fileRegistry.registerFile.estimateGas(registration),
-    chain.provider.getFeeData(),
-  ]);
-  if (fees.maxFeePerGas !== null && fees.maxPriorityFeePerGas !== null) {
-    const { maxFeePerGas, maxPriorityFeePerGas } = fees;
-    return { gasLimit, maxFeePerGas, maxPriorityFeePerGas };
-  }
-  // A chain without EIP-1559 fees: ethers asks for the gas price as it sends.
-  return { gasLimit };
 }
 
 /** The Merkle roots of a file's shards, fed the coded segments in order. */

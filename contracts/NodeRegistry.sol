@@ -160,6 +160,23 @@ contract NodeRegistry is INodeRegistry, ReentrancyGuard {
 
     /// @inheritdoc INodeRegistry
     function activeNodes(uint256 offset, uint256 limit) external view returns (NodeId[] memory nodeIds) {
+        return _activeNodes(offset, limit);
+    }
+
+    /// @inheritdoc INodeRegistry
+    function activeNodesWithInfo(uint256 offset, uint256 limit)
+        external
+        view
+        returns (NodeId[] memory nodeIds, NodeInfo[] memory nodes)
+    {
+        nodeIds = _activeNodes(offset, limit);
+        nodes = new NodeInfo[](nodeIds.length);
+        for (uint256 i = 0; i < nodeIds.length; ++i) {
+            nodes[i] = _nodes[nodeIds[i]];
+        }
+    }
+
+    function _activeNodes(uint256 offset, uint256 limit) private view returns (NodeId[] memory nodeIds) {
         if (limit == 0) revert NodeRegistry_ZeroLimit();
         uint256 total = _active.length;
         if (offset >= total) return new NodeId[](0);

@@ -11,12 +11,14 @@ import {
   hexlify,
   type InterfaceAbi,
   isAddress,
+  isError,
   isHexString,
   type JsonRpcPayload,
   JsonRpcProvider,
   type JsonRpcResult,
   Network,
   NonceManager,
+  type Overrides,
   Signature,
   SigningKey,
   Transaction,
@@ -48,6 +50,8 @@ export interface Chain {
   nodeRegistry: NodeRegistry;
   /** The account that signs, when a private key was given. */
   wallet?: Wallet;
+  /** What sends the account's transactions, handing out their nonces (with `wallet`). */
+  sender?: NonceManager;
 }
 
 const requireJson = createRequire(import.meta.url);
@@ -106,6 +110,40 @@ export class AccountKey extends SigningKey {
  */
 export async function sendChainRequests(): Promise<void> {
   for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * Whether `error` is a call that reverted with no reason: what a contract answers a call
+ * to a function it lacks, as one deployed by an older dstore lacks a view added since. (An
+ * endpoint that drops revert reasons answers so for every revert: a caller that then
+ * falls back to the older calls gets their error instead.)
+ */
+export function revertedWithoutReason(error: unknown): boolean {
+  return isError(error, "CALL_EXCEPTION") && !error.revert;
+}
+
+/**
+ * The terms of a transaction of the account: its gas limit (`estimate`, as ethers
+ * estimates it: a revert shows there, before anything is sent), fees (as ethers would fill
+ * them in) and nonce (the one the account's nonce manager hands it), asked for at once.
+ * Sending without them, ethers asks for each in turn: three round trips instead of one.
+ */
+export async function transactionTerms(
+  chain: Chain,
+  estimate: Promise<bigint>,
+): Promise<Overrides> {
+  const [gasLimit, fees, nonce] = await Promise.all([
+    estimate,
+    chain.provider.getFeeData(),
+    chain.sender?.getNonce("pending"),
+  ]);
+  const terms: Overrides = nonce === undefined ? { gasLimit } : { gasLimit, nonce };
+  if (fees.maxFeePerGas !== null && fees.maxPriorityFeePerGas !== null) {
+    const { maxFeePerGas, maxPriorityFeePerGas } = fees;
+    return { ...terms, maxFeePerGas, maxPriorityFeePerGas };
+  }
+  // A chain without EIP-1559 fees: ethers asks for the gas price as it sends.
+  return terms;
 }
 
 /** The Hardhat build artifact of dstore contract `name`. */
@@ -180,7 +218,8 @@ export async function connectChain(options: ConnectOptions): Promise<Chain> {
     ? new Wallet(new AccountKey(options.privateKey), provider)
     : undefined;
   // Transactions go through a nonce manager, so several sent at once get distinct nonces.
-  const runner = wallet ? new LocalNonces(wallet) : provider;
+  const sender = wallet && new LocalNonces(wallet);
+  const runner = sender ?? provider;
   return {
     provider,
     deployment: {
@@ -199,7 +238,7 @@ export async function connectChain(options: ConnectOptions): Promise<Chain> {
       abiOf("NodeRegistry"),
       runner,
     ) as unknown as NodeRegistry,
-    ...(wallet ? { wallet } : {}),
+    ...(wallet && sender ? { wallet, sender } : {}),
   };
 }
 

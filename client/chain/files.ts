@@ -3,7 +3,7 @@ import type { IFileRegistry } from "../../types/ethers-contracts/FileRegistry.ts
 import { DstoreError } from "../errors.ts";
 import { getNodeView, type NodeView, nodeViewOf } from "../nodes.ts";
 import { type FileId, isFileId } from "../protocol/shard-id.ts";
-import type { Chain } from "./contracts.ts";
+import { type Chain, revertedWithoutReason } from "./contracts.ts";
 import { queryAll } from "./events.ts";
 
 type FileRecordOutput = IFileRegistry.FileRecordStructOutput;
@@ -106,11 +106,8 @@ async function readFileWithNodes(
       nodes: new Map(ids.map((id, shard) => [id, nodeViewOf(id, entries[shard]!)])),
     };
   } catch (error) {
-    // A revert with no reason is what a contract without the function answers: a
-    // deployment from before it (a devnet resumed from an older journal, say). An
-    // endpoint that drops revert reasons answers so for an unknown file too: the calls
-    // below then tell.
-    if (!isError(error, "CALL_EXCEPTION") || error.revert) throw error;
+    // A FileRegistry from before the view (a devnet resumed from an older journal, say).
+    if (!revertedWithoutReason(error)) throw error;
   }
   const [record, placements] = await registry.getFile(fileId);
   const ids = placements.map(Number);

@@ -131,4 +131,16 @@ interface INodeRegistry {
     /// @param limit Most nodes to return (non-zero).
     /// @return nodeIds Ids of up to `limit` active nodes from `offset`.
     function activeNodes(uint256 offset, uint256 limit) external view returns (NodeId[] memory nodeIds);
+
+    /// @notice As `activeNodes`, with each node's entry (`nodes[i]` for `nodeIds[i]`, as
+    /// `getNode` gives it): a client choosing nodes reads a page in one call instead of one
+    /// and then one per node.
+    /// @param offset Position of the first node of the page.
+    /// @param limit Most nodes to return (non-zero).
+    /// @return nodeIds Ids of up to `limit` active nodes from `offset`.
+    /// @return nodes The entry of each.
+    function activeNodesWithInfo(uint256 offset, uint256 limit)
+        external
+        view
+        returns (NodeId[] memory nodeIds, NodeInfo[] memory nodes);
 }

@@ -1,10 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { hexlify, Transaction } from "ethers";
+import { hexlify, type Interface, Transaction } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Chain } from "../../client/chain/contracts.ts";
 import { queryInRanges } from "../../client/chain/events.ts";
 import { readFileRecord } from "../../client/chain/files.ts";
 import { devAccount } from "../../client/devnet/devnet.ts";
 import { list } from "../../client/list.ts";
+import { listNodes } from "../../client/nodes.ts";
 import { type FileId, newFileId } from "../../client/protocol/shard-id.ts";
 import { ensureRegistered } from "../../node-service/registration.ts";
 import { asAccount, registerFile } from "../helpers/chain-files.ts";
@@ -84,18 +86,34 @@ describe("reading files from the chain", () => {
     });
   });
 
+  /**
+   * Run `use` while the contract `contract` of `owner` lacks its function `name`: the same
+   * code, its storage kept, with the function's entry in the dispatcher (PUSH4 selector,
+   * EQ) on another selector, so that a call to it reverts with no reason, as one to a
+   * contract deployed before the function did.
+   */
+  async function without(
+    owner: Chain,
+    contract: "fileRegistry" | "nodeRegistry",
+    name: string,
+    use: () => Promise<void>,
+  ): Promise<void> {
+    const address = owner.deployment[contract];
+    const code = await owner.provider.getCode(address);
+    const selector = (owner[contract].interface as Interface).getFunction(name)!.selector;
+    const entry = `63${selector.slice(2)}14`;
+    expect(code.split(entry)).toHaveLength(2);
+    await owner.provider.send("hardhat_setCode", [address, code.replace(entry, "630000000014")]);
+    try {
+      await use();
+    } finally {
+      await owner.provider.send("hardhat_setCode", [address, code]);
+    }
+  }
+
   it("reads a file's nodes one by one from a deployment that predates getFileWithNodes", async () => {
-    await asAccount(chain, OWNER, async (owner) => {
-      const address = owner.deployment.fileRegistry;
-      const code = await owner.provider.getCode(address);
-      // The same contract, its storage kept, with that function's entry in the dispatcher
-      // (PUSH4 selector, EQ) on another selector: a call to it reverts with no reason, as
-      // one to a FileRegistry deployed before it did.
-      const selector = owner.fileRegistry.interface.getFunction("getFileWithNodes")!.selector;
-      const entry = `63${selector.slice(2)}14`;
-      expect(code.split(entry)).toHaveLength(2);
-      await owner.provider.send("hardhat_setCode", [address, code.replace(entry, "630000000014")]);
-      try {
+    await asAccount(chain, OWNER, (owner) =>
+      without(owner, "fileRegistry", "getFileWithNodes", async () => {
         const { fileId, roots } = files[0]!;
         await expect(owner.fileRegistry.getFileWithNodes(fileId)).rejects.toMatchObject({
           code: "CALL_EXCEPTION",
@@ -108,9 +126,30 @@ describe("reading files from the chain", () => {
         await expect(
           readFileRecord(owner, newFileId(devAccount(OWNER).address)),
         ).rejects.toMatchObject({ name: "FileNotFound" });
-      } finally {
-        await owner.provider.send("hardhat_setCode", [address, code]);
-      }
+      }),
+    );
+  });
+
+  it("lists the active nodes, also from a deployment that predates activeNodesWithInfo", async () => {
+    await asAccount(chain, OWNER, async (owner) => {
+      const expected = [
+        {
+          nodeId,
+          endpoint: "http://127.0.0.1:1",
+          operator: devAccount(1).address,
+          capacity: 2 ** 30,
+          price: 1n,
+          status: "Active",
+        },
+      ];
+      expect(await listNodes(owner)).toMatchObject(expected);
+      await without(owner, "nodeRegistry", "activeNodesWithInfo", async () => {
+        await expect(owner.nodeRegistry.activeNodesWithInfo(0, 1)).rejects.toMatchObject({
+          code: "CALL_EXCEPTION",
+          revert: null,
+        });
+        expect(await listNodes(owner)).toMatchObject(expected);
+      });
     });
   });
 

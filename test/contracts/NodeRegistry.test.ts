@@ -481,6 +481,31 @@ describe("NodeRegistry", () => {
       expect(await registry.activeNodes(0n, 100n)).to.deep.equal([1n, 2n, 3n]);
     });
 
+    it("activeNodesWithInfo gives the same page with each node's entry, as getNode has it", async () => {
+      const { registry, alice, bob } = await networkHelpers.loadFixture(threeNodes);
+      await registry.connect(bob).update("https://moved.example:7001", 1n << 40n, 7n);
+      await registry.connect(alice).beginExit();
+      for (const [offset, limit] of [
+        [0n, 10n],
+        [1n, 1n],
+        [2n, 5n],
+      ] as const) {
+        const [ids, nodes] = await registry.activeNodesWithInfo(offset, limit);
+        expect(ids).to.deep.equal(await registry.activeNodes(offset, limit));
+        expect(nodes.length).to.equal(ids.length);
+        for (const [i, id] of ids.entries()) {
+          expect([...nodes[i]!]).to.deep.equal([...(await registry.getNode(id))]);
+        }
+      }
+      const [ids, nodes] = await registry.activeNodesWithInfo(0n, 10n);
+      expect(nodes[ids.indexOf(2n)]!.endpoint).to.equal("https://moved.example:7001");
+      expect(await registry.activeNodesWithInfo(2n, 5n)).to.deep.equal([[], []]);
+      await expect(registry.activeNodesWithInfo(0n, 0n)).to.be.revertedWithCustomError(
+        registry,
+        "NodeRegistry_ZeroLimit",
+      );
+    });
+
     it("returns an empty page at or past the end of the list", async () => {
       const { registry } = await networkHelpers.loadFixture(threeNodes);
       expect(await registry.activeNodes(3n, 1n)).to.deep.equal([]);
