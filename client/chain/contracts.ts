@@ -125,19 +125,20 @@ export function revertedWithoutReason(error: unknown): boolean {
 /**
  * The terms of a transaction of the account: its gas limit (`estimate`, as ethers
  * estimates it: a revert shows there, before anything is sent), fees (as ethers would fill
- * them in) and nonce (the one the account's nonce manager hands it), asked for at once.
- * Sending without them, ethers asks for each in turn: three round trips instead of one.
+ * them in) and nonce, asked for at once. Sending without them, ethers asks for each in
+ * turn: three round trips instead of one. The nonce is the one the account's nonce manager
+ * will hand the transaction (it sets its own as it sends, so concurrent transactions still
+ * get distinct ones); given, it spares ethers' signer a query for one of its own.
  */
 export async function transactionTerms(
   chain: Chain,
   estimate: Promise<bigint>,
 ): Promise<Overrides> {
-  const [gasLimit, fees, nonce] = await Promise.all([
-    estimate,
-    chain.provider.getFeeData(),
-    chain.sender?.getNonce("pending"),
-  ]);
-  const terms: Overrides = nonce === undefined ? { gasLimit } : { gasLimit, nonce };
+  const nonce = chain.sender?.getNonce("pending");
+  // The manager keeps the answer it got, a failure too: a failed query must not stay.
+  nonce?.catch(() => chain.sender?.reset());
+  const [gasLimit, fees, next] = await Promise.all([estimate, chain.provider.getFeeData(), nonce]);
+  const terms: Overrides = next === undefined ? { gasLimit } : { gasLimit, nonce: next };
   if (fees.maxFeePerGas !== null && fees.maxPriorityFeePerGas !== null) {
     const { maxFeePerGas, maxPriorityFeePerGas } = fees;
     return { ...terms, maxFeePerGas, maxPriorityFeePerGas };

@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { hexlify, type Interface, Transaction } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Chain } from "../../client/chain/contracts.ts";
+import { type Chain, connectChain, transactionTerms } from "../../client/chain/contracts.ts";
 import { queryInRanges } from "../../client/chain/events.ts";
 import { readFileRecord } from "../../client/chain/files.ts";
 import { devAccount } from "../../client/devnet/devnet.ts";
@@ -151,6 +153,50 @@ describe("reading files from the chain", () => {
         expect(await listNodes(owner)).toMatchObject(expected);
       });
     });
+  });
+
+  it("asks for a transaction's terms at once, and forgets a nonce query that failed", async () => {
+    // A JSON-RPC proxy in front of the chain that fails the first request asking for a
+    // nonce, as an endpoint does when it is briefly overloaded.
+    let failures = 1;
+    const proxy = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks).toString();
+      if (body.includes("eth_getTransactionCount") && failures-- > 0) {
+        res.writeHead(503).end("overloaded");
+        return;
+      }
+      const answer = await fetch(chain.rpcUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+      res.writeHead(answer.status, { "content-type": "application/json" });
+      res.end(Buffer.from(await answer.arrayBuffer()));
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const sender = await connectChain({
+      rpcUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+      fileRegistry: chain.fileRegistry,
+      nodeRegistry: chain.nodeRegistry,
+      privateKey: devAccount(OWNER).privateKey,
+      pollingInterval: 50,
+    });
+    try {
+      const to = devAccount(OWNER).address;
+      const estimate = () => sender.provider.estimateGas({ from: to, to, value: 1n });
+      await expect(transactionTerms(sender, estimate())).rejects.toThrow();
+      const terms = await transactionTerms(sender, estimate());
+      expect(terms.nonce).toBe(await sender.provider.getTransactionCount(to, "pending"));
+      expect(terms.gasLimit).toBe(await estimate());
+      const sent = await sender.sender!.sendTransaction({ to, value: 1n, ...terms });
+      expect(sent.nonce).toBe(terms.nonce);
+      await sent.wait();
+    } finally {
+      sender.provider.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it("names a sent transaction's sender, recovered from its signature", async () => {
