@@ -155,7 +155,7 @@ describe("reading files from the chain", () => {
     });
   });
 
-  it("asks for a transaction's terms at once, and forgets a nonce query that failed", async () => {
+  it("gives a transaction's terms with the nonce to send, and forgets a nonce query that failed", async () => {
     // A JSON-RPC proxy in front of the chain that fails the first request asking for a
     // nonce, as an endpoint does when it is briefly overloaded.
     let failures = 1;
