@@ -36,16 +36,17 @@ export interface FileRecord {
 /** Read a live file's record, placements, shard roots and wrapped key from the chain. */
 export async function readFileRecord(chain: Chain, fileId: FileId): Promise<FileRecord> {
   const registry = chain.fileRegistry;
-  // All at once: a command waits for one round of chain reads, not three (the record,
-  // then its nodes' entries).
+  // All at once: a command waits for one round of chain reads, not two (the record and
+  // the events, then its nodes' entries).
   const [shape, registeredQuery, rekeyedQuery] = await Promise.allSettled([
     readFileWithNodes(chain, fileId),
     queryAll(chain, registry, registry.filters.FileRegistered(fileId)),
     queryAll(chain, registry, registry.filters.FileRekeyed(fileId)),
   ]);
   if (shape.status === "rejected") {
-    // getFile reverts with FileRegistry_UnknownFile; from an endpoint that drops revert
-    // data that is a bare call exception, and exists() then tells.
+    // getFileWithNodes (and getFile) revert with FileRegistry_UnknownFile; from an
+    // endpoint that drops revert data that is a bare call exception, and exists() then
+    // tells.
     const error: unknown = shape.reason;
     const unknown =
       isError(error, "CALL_EXCEPTION") &&
