@@ -8,8 +8,14 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { measureChainCost } from "./chain-cost.ts";
 import { throughputChart } from "./chart.ts";
-import { median, medianPerGiB } from "./data.ts";
-import { measureEndToEnd, medianCpuPerGiB, medianMbps, type SizeResult } from "./end-to-end.ts";
+import { mbps, median, medianPerGiB } from "./data.ts";
+import {
+  type CliRun,
+  measureEndToEnd,
+  medianCpuPerGiB,
+  medianMbps,
+  type SizeResult,
+} from "./end-to-end.ts";
 import { measureNodeLoad } from "./node-load.ts";
 import { measurePeer, peerMbps } from "./peer.ts";
 import { measureStages, mergeStages, type StageResult } from "./stages.ts";
@@ -390,6 +396,11 @@ history.push({
 
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
 const sizeName = (bytes: number) => (bytes >= GiB ? `${bytes / GiB} GiB` : `${bytes / MiB} MiB`);
+/** The median MB/s of `runs` of a `bytes` file, then each run's, as the host's spread shows in them. */
+const withRuns = (bytes: number, runs: CliRun[]) =>
+  runs.length < 2
+    ? fmt(medianMbps(bytes, runs))
+    : `${fmt(medianMbps(bytes, runs))} (${runs.map((run) => fmt(mbps(bytes, run.seconds))).join(", ")})`;
 const rows = [
   [
     `put ${sizeName(mainSize)}`,
@@ -562,11 +573,11 @@ to write, against ${fmt((stage("disk write, direct").cpuPerByte ?? 0) * GiB, 2)}
 ## Every size
 
 ${table(
-  ["file", "put MB/s", "get MB/s", "put peak RSS", "get peak RSS"],
+  ["file", "put MB/s (each run)", "get MB/s (each run)", "put peak RSS", "get peak RSS"],
   e2e.map((r) => [
     sizeName(r.bytes),
-    fmt(medianMbps(r.bytes, r.put)),
-    fmt(medianMbps(r.bytes, r.get)),
+    withRuns(r.bytes, r.put),
+    withRuns(r.bytes, r.get),
     `${fmt(peakRss(r).put)} MiB`,
     `${fmt(peakRss(r).get)} MiB`,
   ]),
