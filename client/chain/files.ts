@@ -6,8 +6,6 @@ import { type FileId, isFileId } from "../protocol/shard-id.ts";
 import { type Chain, revertedWithoutReason } from "./contracts.ts";
 import { queryAll } from "./events.ts";
 
-type FileRecordOutput = IFileRegistry.FileRecordStructOutput;
-
 /** Everything the chain knows about a live file. */
 export interface FileRecord {
   fileId: FileId;
@@ -93,7 +91,7 @@ async function readFileWithNodes(
   chain: Chain,
   fileId: FileId,
 ): Promise<{
-  record: FileRecordOutput;
+  record: IFileRegistry.FileRecordStructOutput;
   placements: number[];
   nodes: Map<number, NodeView>;
 }> {
