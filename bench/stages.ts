@@ -211,7 +211,19 @@ export async function measureStages(
     ),
     "per aligned piece (as the client's workers hash)",
   );
-  await parallelSpeedup(runs, record);
+  const speedup = await parallelSpeedup(runs);
+  record(
+    "SHA-256 Merkle, one worker",
+    speedup.size,
+    speedup.alone,
+    "1 MiB pieces in a worker thread, the other cores idle",
+  );
+  recordDevice(
+    "SHA-256 Merkle, every core at once",
+    speedup.size * speedup.workers,
+    speedup.together,
+    `${speedup.workers} such workers at once, each over its own ${speedup.size / MiB} MiB; MB/s of them all`,
+  );
 
   // The disk, as the data path uses it: written and read with direct I/O (as a node keeps
   // and serves shards and a get writes its output), a queue deep enough to keep the
@@ -393,10 +405,14 @@ export async function measureStages(
  * rather than over the core count: cores that share a physical core's units or its clock
  * (this VM's two did ~1.9 times one) do less together than each alone.
  */
-async function parallelSpeedup(
-  runs: number,
-  record: (name: string, bytes: number, times: number[], note: string) => void,
-): Promise<void> {
+async function parallelSpeedup(runs: number): Promise<{
+  size: number;
+  workers: number;
+  /** Seconds of one worker alone, each turn. */
+  alone: number[];
+  /** Each turn with every worker: their mean seconds, and the process's CPU-seconds. */
+  together: CpuRuns;
+}> {
   const cores = availableParallelism();
   const size = 256 * MiB;
   const workers = Array.from(
@@ -422,25 +438,17 @@ async function parallelSpeedup(
     await Promise.all(workers.map(answer));
     await run(workers);
     const alone: number[] = [];
-    const together: number[] = [];
+    const together: CpuRuns = { wall: [], cpu: [] };
     // More turns than the other stages: the speedup is a ratio of two noisy figures.
     for (let i = 0; i < Math.max(runs, 5); i++) {
       alone.push(...(await run(workers.slice(0, 1))));
+      const cpu = process.cpuUsage();
       const seconds = await run(workers);
-      together.push(seconds.reduce((a, b) => a + b, 0) / seconds.length);
+      const used = process.cpuUsage(cpu);
+      together.wall.push(seconds.reduce((a, b) => a + b, 0) / seconds.length);
+      together.cpu.push((used.user + used.system) / 1e6);
     }
-    record(
-      "SHA-256 Merkle, one worker",
-      size,
-      alone,
-      "1 MiB pieces in a worker thread, the other cores idle",
-    );
-    record(
-      "SHA-256 Merkle, every core at once",
-      size * cores,
-      together,
-      `${cores} such workers at once, each over its own 256 MiB; MB/s of them all`,
-    );
+    return { size, workers: cores, alone, together };
   } finally {
     await Promise.all(workers.map((worker) => worker.terminate()));
   }
