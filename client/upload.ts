@@ -13,6 +13,7 @@ import {
   withSpareWorkers,
   workersFor,
 } from "./data-path/codec-pool.ts";
+import { SegmentPass } from "./data-path/segment-pass.ts";
 import type { SegmentRing } from "./data-path/segment-ring.ts";
 import { openSegmentSource, type SegmentSource } from "./data-path/segment-source.ts";
 import { DstoreError, isDstoreError } from "./errors.ts";
@@ -142,11 +143,14 @@ async function uploadWith(
   // The nodes are asked whether they are up while the workers start.
   const listing = listNodes(chain, { probe: true });
   listing.catch(() => {});
+  let firstPass: SegmentPass | undefined;
   try {
     checkCoding(layout);
-    // Wrapping the key (and, in a fresh process, loading libsecp256k1: ~15 ms) fills the
-    // wait for the nodes, once the first chain request is on its way.
+    // Once the first chain request is on its way, the wait for the nodes is filled: the
+    // first segments are read and coded (their shards' roots computed) and the key is
+    // wrapped (in a fresh process, loading libsecp256k1: ~15 ms).
     await sendChainRequests();
+    firstPass = new SegmentPass(source, pool, true);
     const wrappedKey = wrapFileKey(
       fileKey,
       fileId,
@@ -168,7 +172,17 @@ async function uploadWith(
     }
     const byId = new Map(nodes.map((node) => [node.nodeId, node]));
     const targets = plan.placements.map((nodeId, index) => ({ index, node: byId.get(nodeId)! }));
-    const session: Session = { chain, wallet, fileId, layout, options, stored, source, pool };
+    const session: Session = {
+      chain,
+      wallet,
+      fileId,
+      layout,
+      options,
+      stored,
+      source,
+      pool,
+      firstPass,
+    };
     await storeAll(session, targets, nodes);
     const roots = session.roots!;
 
@@ -236,7 +250,12 @@ async function uploadWith(
     if (!keepShards) await dropStored(chain, wallet, fileId, stored);
     throw error;
   } finally {
-    await Promise.all([source.close(), pool.close()]);
+    // Closing the pool fails the work its workers had left; segments coded ahead for a
+    // pass that never ran then give their slots back, their reads over before the source
+    // closes.
+    const closed = pool.close();
+    await firstPass?.cancel();
+    await Promise.all([source.close(), closed]);
   }
 }
 
@@ -271,54 +290,6 @@ class ShardRoots {
   }
 }
 
-/**
- * Read every segment into a slot of the pool's ring and seal and code it on a worker,
- * keeping enough segments in flight to keep the workers busy; `handle` gets each coded
- * slot in order and must release it (at once, or when the slot's bytes have been sent).
- */
-export async function forEachSegment(
-  source: SegmentSource,
-  pool: CodecPool,
-  roots: boolean,
-  signal: AbortSignal | undefined,
-  handle: (slot: number, index: number, roots: PieceRoots | undefined) => void | Promise<void>,
-): Promise<void> {
-  const { layout } = source;
-  const ring = pool.ring;
-  await source.begin();
-  const start = async (index: number) => {
-    const slot = await ring.acquire();
-    try {
-      await source.readInto(index, ring.segment(slot, layout.cipherLength(index)));
-      return { slot, roots: await pool.encode(index, slot, source.sealed, roots) };
-    } catch (error) {
-      ring.release(slot);
-      throw error;
-    }
-  };
-  const inflight: Promise<{ slot: number; roots: PieceRoots | undefined }>[] = [];
-  const launch = (index: number) => {
-    const coded = start(index);
-    // Awaited in turn below; a failure meanwhile must not go unhandled.
-    coded.catch(() => {});
-    inflight.push(coded);
-  };
-  for (let index = 0; index < Math.min(pool.depth, layout.segments); index++) launch(index);
-  try {
-    for (let index = 0; index < layout.segments; index++) {
-      signal?.throwIfAborted();
-      const { slot, roots: pieceRoots } = await inflight.shift()!;
-      if (index + pool.depth < layout.segments) launch(index + pool.depth);
-      await handle(slot, index, pieceRoots);
-    }
-  } finally {
-    // On a failure, segments still being coded hold slots: give them back.
-    for (const outcome of await Promise.allSettled(inflight.splice(0))) {
-      if (outcome.status === "fulfilled") ring.release(outcome.value.slot);
-    }
-  }
-}
-
 interface Session {
   source: SegmentSource;
   pool: CodecPool;
@@ -328,6 +299,8 @@ interface Session {
   layout: FileLayout;
   /** Every shard's root, once the first pass has computed them. */
   roots?: string[];
+  /** The first pass, coding since before the nodes were known; taken when it runs. */
+  firstPass?: SegmentPass | undefined;
   options: UploadOptions;
   stored: { target: Target; receipt: SignedReceipt }[];
 }
@@ -490,7 +463,9 @@ async function sendShards(s: Session, targets: Target[]): Promise<Failure[]> {
     if (queued.length > 2) await queued.shift();
   };
   try {
-    await forEachSegment(s.source, s.pool, roots !== undefined, options.signal, coded);
+    const pass = s.firstPass ?? new SegmentPass(s.source, s.pool, roots !== undefined);
+    s.firstPass = undefined;
+    await pass.forEach(options.signal, coded);
     await Promise.all(queued);
   } catch (error) {
     // The source failed (or the caller aborted): cut every transfer, keep nothing.
