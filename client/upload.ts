@@ -254,6 +254,7 @@ async function uploadWith(
     // pass that never ran then give their slots back, their reads over before the source
     // closes.
     const closed = pool.close();
+    closed.catch(() => {});
     await firstPass?.cancel();
     await Promise.all([source.close(), closed]);
   }

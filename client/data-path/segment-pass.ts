@@ -9,10 +9,11 @@ interface Coded {
 
 /**
  * One pass over a file's segments: each read into a slot of the pool's ring, sealed and
- * coded there on a worker, enough of them in flight to keep the workers busy. The first
- * segments are read and coded from the moment the pass is made, so a put that makes it
- * before it knows its nodes codes while the chain is still being read; {@link forEach}
- * hands the coded slots out in order.
+ * coded there (on a worker, or on the calling thread for a pool without workers), enough
+ * of them in flight to keep the workers busy. The first segments are read and coded from
+ * the moment the pass is made, so a put that makes it before it knows its nodes codes
+ * while the chain is still being read; {@link forEach} checks the source again (a file
+ * changed meanwhile fails the pass) and hands the coded slots out in order.
  *
  * @example
  * const pass = new SegmentPass(source, pool, true);
@@ -53,6 +54,10 @@ export class SegmentPass {
     if (this.#used) throw new Error("a segment pass is gone through once");
     this.#used = true;
     try {
+      // Checked again: a file changed since the pass was made (while a put listed its
+      // nodes, say) fails here, as it did when a pass began only now, rather than going
+      // out with its first segments read before the change.
+      await this.#source.begin();
       for (let index = 0; index < this.#source.layout.segments; index++) {
         signal?.throwIfAborted();
         const { slot, roots } = await this.#inflight.shift()!;
@@ -64,8 +69,12 @@ export class SegmentPass {
     }
   }
 
-  /** Wait for the segments still being read or coded and give their slots back. */
+  /**
+   * Wait for the segments still being read or coded and give their slots back; the pass
+   * is then done.
+   */
   async cancel(): Promise<void> {
+    this.#used = true;
     for (const outcome of await Promise.allSettled(this.#inflight.splice(0))) {
       if (outcome.status === "fulfilled") this.#pool.ring.release(outcome.value.slot);
     }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { SegmentCipher } from "../../client/crypto/segment-cipher.ts";
@@ -27,23 +27,31 @@ describe("SegmentPass", () => {
   // Pieces of 16 KiB: four leaves each, so every piece of a full segment has its root.
   const segmentSize = 4 * 16_384 - 16;
 
-  /** A 5-segment file (the last one short) and its source, every read counted. */
-  async function fileSource(failBegin = false) {
+  /**
+   * A 5-segment file (the last one short) and its source, every read counted; `fail` makes
+   * its first check (`begin`) or the read of one segment fail.
+   */
+  async function fileSource(fail: { begin?: boolean; read?: number } = {}) {
     const dir = await tempDir("dstore-pass-");
     const data = randomBytes(4 * segmentSize + 1000);
     const path = join(dir, "file");
     await writeFile(path, data);
     const source = await openSegmentSource(path, { cipher, segmentSize, k: 4, m: 2 });
     const reads: number[] = [];
+    let checks = 0;
     const counted: SegmentSource = {
       ...source,
-      begin: () => (failBegin ? Promise.reject(new Error("the file changed")) : source.begin()),
+      begin: () =>
+        fail.begin && checks++ === 0
+          ? Promise.reject(new Error("the file changed"))
+          : source.begin(),
       readInto: (index, target) => {
         reads.push(index);
+        if (index === fail.read) return Promise.reject(new Error("the disk failed"));
         return source.readInto(index, target);
       },
     };
-    return { data, source: counted, reads };
+    return { data, path, source: counted, reads };
   }
 
   it.each([0, 1])(
@@ -91,13 +99,68 @@ describe("SegmentPass", () => {
   });
 
   it("fails with its source's error and gives every slot back", async () => {
-    const { source, reads } = await fileSource(true);
+    const { source, reads } = await fileSource({ begin: true });
     const pool = new CodecPool(fileKey, fileId, source.layout, { threads: 0 });
     try {
       const pass = new SegmentPass(source, pool, false);
       await expect(pass.forEach(undefined, () => undefined)).rejects.toThrow("the file changed");
       expect(reads).toEqual([]);
       expect(await freeSlots(pool.ring)).toBe(pool.ring.slots);
+    } finally {
+      await Promise.all([source.close(), pool.close()]);
+    }
+  });
+
+  it("fails with a failed read and gives every slot back, the ones coded ahead too", async () => {
+    const { source } = await fileSource({ read: 2 });
+    const pool = new CodecPool(fileKey, fileId, source.layout, { threads: 1 });
+    try {
+      const pass = new SegmentPass(source, pool, true);
+      const seen: number[] = [];
+      await expect(
+        pass.forEach(undefined, (slot, index) => {
+          seen.push(index);
+          pool.ring.release(slot);
+        }),
+      ).rejects.toThrow("the disk failed");
+      expect(seen).toEqual([0, 1]);
+      expect(await freeSlots(pool.ring)).toBe(pool.ring.slots);
+    } finally {
+      await Promise.all([source.close(), pool.close()]);
+    }
+  });
+
+  it("fails a file changed while its first segments were coded ahead", async () => {
+    const { path, source, reads } = await fileSource();
+    const pool = new CodecPool(fileKey, fileId, source.layout, { threads: 0 });
+    try {
+      const pass = new SegmentPass(source, pool, true);
+      await eventually(() => reads.length > 0, { what: "the first segment read" });
+      // The same size, other bytes, a later modification time.
+      await writeFile(path, randomBytes(source.layout.size));
+      await utimes(path, new Date(), new Date(Date.now() + 60_000));
+      const handled: number[] = [];
+      await expect(
+        pass.forEach(undefined, (slot, index) => {
+          handled.push(index);
+          pool.ring.release(slot);
+        }),
+      ).rejects.toThrow("changed while it was being stored");
+      expect(handled).toEqual([]);
+      expect(await freeSlots(pool.ring)).toBe(pool.ring.slots);
+    } finally {
+      await Promise.all([source.close(), pool.close()]);
+    }
+  });
+
+  it("is gone through once: cancelled, it hands nothing out", async () => {
+    const { source } = await fileSource();
+    const pool = new CodecPool(fileKey, fileId, source.layout, { threads: 0 });
+    try {
+      const pass = new SegmentPass(source, pool, false);
+      await pass.cancel();
+      expect(await freeSlots(pool.ring)).toBe(pool.ring.slots);
+      await expect(pass.forEach(undefined, () => undefined)).rejects.toThrow("once");
     } finally {
       await Promise.all([source.close(), pool.close()]);
     }
