@@ -19,6 +19,21 @@ async function freeSlots(ring: SegmentRing): Promise<number> {
   return free;
 }
 
+/** Go through `pass`, each slot given back at once, the indices handed out into `seen`. */
+function goThrough(
+  pass: SegmentPass,
+  ring: SegmentRing,
+  seen: number[],
+  signal?: AbortSignal,
+  then?: (index: number) => void,
+): Promise<void> {
+  return pass.forEach(signal, (slot, index) => {
+    seen.push(index);
+    ring.release(slot);
+    then?.(index);
+  });
+}
+
 describe("SegmentPass", () => {
   afterAll(removeTempDirs);
   const fileKey = randomBytes(32);
@@ -117,12 +132,7 @@ describe("SegmentPass", () => {
     try {
       const pass = new SegmentPass(source, pool, true);
       const seen: number[] = [];
-      await expect(
-        pass.forEach(undefined, (slot, index) => {
-          seen.push(index);
-          pool.ring.release(slot);
-        }),
-      ).rejects.toThrow("the disk failed");
+      await expect(goThrough(pass, pool.ring, seen)).rejects.toThrow("the disk failed");
       expect(seen).toEqual([0, 1]);
       expect(await freeSlots(pool.ring)).toBe(pool.ring.slots);
     } finally {
@@ -139,14 +149,11 @@ describe("SegmentPass", () => {
       // The same size, other bytes, a later modification time.
       await writeFile(path, randomBytes(source.layout.size));
       await utimes(path, new Date(), new Date(Date.now() + 60_000));
-      const handled: number[] = [];
-      await expect(
-        pass.forEach(undefined, (slot, index) => {
-          handled.push(index);
-          pool.ring.release(slot);
-        }),
-      ).rejects.toThrow("changed while it was being stored");
-      expect(handled).toEqual([]);
+      const seen: number[] = [];
+      await expect(goThrough(pass, pool.ring, seen)).rejects.toThrow(
+        "changed while it was being stored",
+      );
+      expect(seen).toEqual([]);
       expect(await freeSlots(pool.ring)).toBe(pool.ring.slots);
     } finally {
       await Promise.all([source.close(), pool.close()]);
@@ -173,13 +180,10 @@ describe("SegmentPass", () => {
     try {
       const pass = new SegmentPass(source, pool, false);
       const seen: number[] = [];
-      await expect(
-        pass.forEach(abort.signal, (slot, index) => {
-          seen.push(index);
-          pool.ring.release(slot);
-          if (index === 1) abort.abort(new Error("stop here"));
-        }),
-      ).rejects.toThrow("stop here");
+      const stopAtOne = (index: number) => index === 1 && abort.abort(new Error("stop here"));
+      await expect(goThrough(pass, pool.ring, seen, abort.signal, stopAtOne)).rejects.toThrow(
+        "stop here",
+      );
       expect(seen).toEqual([0, 1]);
       expect(await freeSlots(pool.ring)).toBe(pool.ring.slots);
     } finally {
