@@ -124,7 +124,7 @@ const bounds = (costs: Costs, over = speedup) => ({
 const ceilingOf = (costs: Costs, over = speedup) => Math.min(...Object.values(bounds(costs, over)));
 const putCeiling = ceilingOf(putCost);
 const getCeiling = ceilingOf(getCost);
-/** The ceilings were every core as fast beside the others as alone. */
+/** The ceilings if every core were as fast beside the others as alone. */
 const idealPutCeiling = ceilingOf(putCost, cores);
 const idealGetCeiling = ceilingOf(getCost, cores);
 const formula = (name: string, costs: Costs) => {
@@ -566,7 +566,7 @@ needs, per byte of user data, from the stages above (with the 4 + 2 stretch of 1
 every per-shard stage). The CPU work of the stages is summed and spread over the
 ${cores} cores at the speedup they showed together: ${fmt(speedup, 2)} times one core (Merkle
 roots, the largest stage, in one worker per core at once against one worker alone; a
-perfect ${cores} would make the ceilings ${fmt(idealPutCeiling)} MB/s for a put, the put
+perfect ${cores}× would make the ceilings ${fmt(idealPutCeiling)} MB/s for a put, the put
 ${fmt(putMbps / idealPutCeiling, 2)} of it, and ${fmt(idealGetCeiling)} for a get). The disk's work (direct I/O, measured with a deep queue) is summed on its
 own, since every node and the client share one device (a get's reads and writes, which
 the device may serve at once, are measured together); the ceiling is the lower bound.
