@@ -64,8 +64,12 @@ export function mergeStages(first: StageResult[], second: StageResult[]): StageR
 
 const MiB = 2 ** 20;
 
-/** How a disk stage keeps the device busy: blocks in flight each way, and their size. */
+/**
+ * How a disk stage keeps the device busy: the files it reads at once (1 GiB between them),
+ * the blocks in flight per file and for the writer, and their size.
+ */
 interface QueueShape {
+  files: number;
   depth: number;
   block: number;
 }
@@ -74,19 +78,25 @@ interface QueueShape {
  * The disk stages' usual queue: 8 blocks in flight of a node's large block, which it
  * uses while it has few transfers (as in every end-to-end run here).
  */
-const DEVICE_QUEUE: QueueShape = { depth: 8, block: LARGE_ALIGNED_BLOCK_SIZE };
+const DEVICE_QUEUE: QueueShape = { files: 1, depth: 8, block: LARGE_ALIGNED_BLOCK_SIZE };
 
 /**
  * The queues the read-and-write stage tries, the fastest counting: a device serves a mixed
- * load best at a queue depth of its own, and the ceiling is the best it does. On this VM's
- * disk, reading 1 GiB while writing 1 GiB went ~25 % faster with one 4 MiB block each way
+ * load best at a queue of its own, and the ceiling is the best it does. On this VM's disk,
+ * alone, reading 1 GiB while writing 1 GiB went ~25 % faster with one 4 MiB block each way
  * than with 8 of 2 MiB (in turns, 5 rounds: 807-971 against 678-703 MB/s each way; an hour
- * later, 6 rounds: 588-687 against 476-552).
+ * later, 6 rounds: 588-687 against 476-552), but not in a bench run (544 and 488 against
+ * 558 and 542); the third is how a get uses the disk (four nodes reading a shard each, 2
+ * blocks at a time).
  */
-const MIXED_QUEUES: QueueShape[] = [DEVICE_QUEUE, { depth: 1, block: 4 * MiB }];
+const MIXED_QUEUES: QueueShape[] = [
+  DEVICE_QUEUE,
+  { files: 1, depth: 1, block: 4 * MiB },
+  { files: 4, depth: 2, block: LARGE_ALIGNED_BLOCK_SIZE },
+];
 
-const describeQueue = ({ depth, block }: QueueShape) =>
-  `${depth} block${depth === 1 ? "" : "s"} of ${block / MiB} MiB`;
+const describeQueue = ({ files, depth, block }: QueueShape) =>
+  `${files === 1 ? "" : `${files} files, `}${depth} block${depth === 1 ? "" : "s"} of ${block / MiB} MiB${files === 1 ? "" : " each"}`;
 
 /** Read a whole file with direct I/O, `queue.depth` blocks in flight. */
 async function readDirect(path: string, queue = DEVICE_QUEUE): Promise<void> {
@@ -258,12 +268,13 @@ export async function measureStages(
       return path;
     };
     const buffered: string[] = [];
-    /** Write a new 1 GiB file through the FileWriter, as a node or a get writes; its path. */
+    /** Write a new file (1 GiB unless told) through the FileWriter, as a node or a get writes. */
     const writeDirect = async (
       run: string,
       durable: boolean,
       into: string[],
       queue = DEVICE_QUEUE,
+      bytes = total,
     ) => {
       const path = fresh(run, into);
       const writer = await FileWriter.create(path, {
@@ -272,7 +283,7 @@ export async function measureStages(
         durable,
         blockSize: queue.block,
       });
-      for (let at = 0; at < total; at += 4 * MiB) await writer.write(shard.subarray(0, 4 * MiB));
+      for (let at = 0; at < bytes; at += 4 * MiB) await writer.write(shard.subarray(0, 4 * MiB));
       await writer.finish();
     };
     const direct: string[] = [];
@@ -303,14 +314,19 @@ export async function measureStages(
     for (const path of unflushed) await rm(path);
     // A get's disk work: nodes read shards while the client writes the file. The device
     // may serve both at once, so they are timed together rather than added up: with each
-    // queue in turn, each run reading a file written with fsync just before (untimed).
+    // queue in turn, each run reading files written with fsync just before (untimed).
     const mixedRuns = MIXED_QUEUES.map((): CpuRuns => ({ wall: [], cpu: [] }));
     for (let run = 0; run < runs; run++) {
       for (const [i, queue] of MIXED_QUEUES.entries()) {
         const files: string[] = [];
-        await writeDirect("source", true, files);
+        for (let file = 0; file < queue.files; file++)
+          await writeDirect("source", true, files, DEVICE_QUEUE, total / queue.files);
+        const sources = [...files];
         const once = await timeCpuRuns(1, () =>
-          Promise.all([readDirect(files[0]!, queue), writeDirect("mixed", false, files, queue)]),
+          Promise.all([
+            ...sources.map((path) => readDirect(path, queue)),
+            writeDirect("mixed", false, files, queue),
+          ]),
         );
         mixedRuns[i]!.wall.push(...once.wall);
         mixedRuns[i]!.cpu.push(...once.cpu);
@@ -326,7 +342,7 @@ export async function measureStages(
       "disk read + write at once, direct",
       total,
       mixedRuns[fastest]!,
-      `a 1 GiB file written with fsync, read back (as nodes serve shards) while 1 GiB is written, not flushed (as a get writes its output); MB/s each way, with the fastest queue of (${tried} MB/s)`,
+      `1 GiB written with fsync, read back (as nodes serve shards) while 1 GiB is written, not flushed (as a get writes its output); MB/s each way, with the fastest queue of (${tried} MB/s)`,
     );
     const writeBuffered = (path: string) =>
       pipeline(
