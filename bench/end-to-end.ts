@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
-import { createReadStream, readFileSync } from "node:fs";
+import { createReadStream } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { waitFor } from "../client/devnet/processes.ts";
 import { runScript } from "../test/helpers/cli.ts";
 import { type DevnetProcess, startDevnetProcess } from "../test/helpers/devnet.ts";
 import { mbps, median, medianPerGiB, writeSeededFile } from "./data.ts";
+import { cpuSecondsOf, NodeOutage } from "./outage.ts";
 
 const MEASURE = fileURLToPath(new URL("./measure.js", import.meta.url));
 
@@ -20,17 +20,6 @@ export interface CliRun {
    * devnet's (its six nodes and the chain) meanwhile.
    */
   cpu: { client: number; network: number };
-}
-
-/** CPU-seconds a process has used so far (Linux /proc; undefined elsewhere or once gone). */
-function cpuSecondsOf(pid: number): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    // utime and stime, in clock ticks (USER_HZ, 100 on Linux).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
 }
 
 /** CPU-seconds the processes still running have used so far (NaN if none can be read). */
@@ -52,7 +41,7 @@ export interface SizeResult {
   get: CliRun[];
   /** Get runs with two of the six nodes stopped (1 GiB only). */
   degradedGet?: CliRun[];
-  /** Get runs of the same file just before, with every node up, back to back as those. */
+  /** Get runs of the same file with every node up, in turns with those. */
   healthyGet?: CliRun[];
 }
 
@@ -108,6 +97,7 @@ export async function measureEndToEnd(
   const work = await mkdtemp(join(tmpdir(), "dstore-bench-e2e-"));
   const devnetDir = join(work, "devnet");
   let devnet: DevnetProcess | undefined;
+  let outage: NodeOutage | undefined;
   const results: SizeResult[] = [];
   try {
     devnet = await startDevnetProcess(devnetDir, 6);
@@ -170,40 +160,51 @@ export async function measureEndToEnd(
     }
     if (degradedId && degradedBytes) {
       const entry = results.find((r) => r.bytes === degradedBytes)!;
-      // The same file, the same number of gets back to back, first with every node up,
-      // then with the nodes of two data shards stopped (every segment rebuilt from
-      // parity): the two differ only in the nodes that answer. Five of each at least:
-      // with three, the medians of two identical sets differed by up to ~10 %.
+      // The same file, with every node up and with the nodes of two data shards stopped
+      // (every segment rebuilt from parity), in turns: healthy, degraded, degraded,
+      // healthy, healthy, ... The two differ only in the nodes that answer, and a drift of
+      // the host's disk over the minutes they take falls on both alike (one set after the
+      // other, their ratio swung 0.86-1.07 from run to run). Between the sets the stopped
+      // nodes are started again on their own data, as an operator restarts a node. Five
+      // of each at least: with three, the medians of two identical sets differed by ~10 %.
       const count = Math.max(5, entry.get.length);
-      const getAll = async (kind: string) => {
-        const runs: CliRun[] = [];
-        for (let i = 0; i < count; i++) {
-          const output = join(work, `${kind}-${i}`);
-          const get = await runMeasured(["get", degradedId, "-o", output], env, work, network);
-          if ((await sha256File(output)) !== degradedHash)
-            throw new Error(`the ${kind} download came back different`);
-          await rm(output);
-          runs.push(get.run);
-          log(
-            `  ${kind} get run ${i + 1}: ${mbps(degradedBytes, get.run.seconds).toFixed(0)} MB/s`,
-          );
-        }
-        return runs;
-      };
-      entry.healthyGet = await getAll("healthy");
-      const victims = devnet.info.nodes.filter(
-        (node) => node.nodeId === placements[0] || node.nodeId === placements[1],
+      outage = new NodeOutage(
+        devnet.info,
+        devnet.info.nodes.filter(
+          (node) => node.nodeId === placements[0] || node.nodeId === placements[1],
+        ),
+        work,
       );
-      for (const node of victims) process.kill(node.pid, "SIGTERM");
-      // Gone, not shutting down: a node winding down still takes the CPU the gets need.
-      await waitFor(async () => victims.every((node) => !isRunning(node.pid)), {
-        timeout: 30_000,
-        what: "the stopped nodes' exit",
-      });
-      entry.degradedGet = await getAll("degraded");
+      const victims = outage.pids;
+      const healthy: CliRun[] = [];
+      const degraded: CliRun[] = [];
+      for (let i = 0; i < 2 * count; i++) {
+        const down = Math.floor((i + 1) / 2) % 2 === 1;
+        if (down) await outage.stop();
+        else await outage.start();
+        // The CPU of the network: the victims' processes of the moment.
+        const network = [
+          ...devnet.info.nodes.map((node) => node.pid).filter((pid) => !victims.includes(pid)),
+          ...outage.pids,
+          devnet.info.chainPid,
+        ];
+        const kind = down ? "degraded" : "healthy";
+        const output = join(work, `${kind}-${i}`);
+        const get = await runMeasured(["get", degradedId, "-o", output], env, work, network);
+        if ((await sha256File(output)) !== degradedHash)
+          throw new Error(`the ${kind} download came back different`);
+        await rm(output);
+        (down ? degraded : healthy).push(get.run);
+        log(
+          `  ${kind} get run ${(down ? degraded : healthy).length}: ${mbps(degradedBytes, get.run.seconds).toFixed(0)} MB/s`,
+        );
+      }
+      entry.healthyGet = healthy;
+      entry.degradedGet = degraded;
     }
     return { fixed, sizes: results };
   } finally {
+    await outage?.close();
     await devnet?.stop();
     await rm(work, { recursive: true, force: true });
   }
@@ -229,14 +230,4 @@ export function medianCpuPerGiB(
 /** Median throughput (MB/s) of some runs of a file of `bytes`. */
 export function medianMbps(bytes: number, runs: CliRun[]): number {
   return mbps(bytes, median(runs.map((run) => run.seconds)));
-}
-
-/** Whether process `pid` still exists. */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

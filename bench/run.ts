@@ -440,7 +440,7 @@ const rows = [
   [
     "get, 2 of 6 nodes down",
     `${fmt(degradedMbps)} MB/s`,
-    `healthy get of the same file, just before ${fmt(healthyMbps)} MB/s`,
+    `healthy gets of the same file, in turns with those ${fmt(healthyMbps)} MB/s`,
     fmt(degradedMbps / healthyMbps, 2),
   ],
   ...(peer
