@@ -165,9 +165,10 @@ export async function measureEndToEnd(
       // healthy, healthy, ... The two differ only in the nodes that answer, and a drift of
       // the host's disk over the minutes they take falls on both alike (one set after the
       // other, their ratio swung 0.86-1.07 from run to run). Between the sets the stopped
-      // nodes are started again on their own data, as an operator restarts a node. Five
-      // of each at least: with three, the medians of two identical sets differed by ~10 %.
-      const count = Math.max(5, entry.get.length);
+      // nodes are started again on their own data, as an operator restarts a node. Each
+      // pair of turns holds the j-th of each, side by side. Nine of each at least: with
+      // three, the medians of two identical sets differed by ~10 %.
+      const count = Math.max(9, entry.get.length);
       outage = new NodeOutage(
         devnet.info,
         devnet.info.nodes.filter(

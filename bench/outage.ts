@@ -67,6 +67,7 @@ export class NodeOutage {
       running.map(async (victim) => {
         if (!victim) return;
         if (victim.child && victim.exited) return stopProcess(victim.child, victim.exited);
+        if (!isRunning(victim.pid)) return;
         process.kill(victim.pid, "SIGTERM");
         await waitFor(async () => !isRunning(victim.pid), {
           timeout: 30_000,
@@ -79,7 +80,10 @@ export class NodeOutage {
   /** Start the stopped victims again and wait until they serve and their start is done. */
   async start(): Promise<void> {
     this.#running = await Promise.all(
-      this.#victims.map(async (node, i) => this.#running[i] ?? this.#spawn(node)),
+      this.#victims.map(async (node, i) => {
+        const running = this.#running[i];
+        return running && isRunning(running.pid) ? running : this.#spawn(node);
+      }),
     );
     await waitQuiet(this.pids);
   }
@@ -100,6 +104,8 @@ export class NodeOutage {
       env: {
         PATH: process.env.PATH ?? "",
         HOME: process.env.HOME ?? "",
+        // As quiet as the devnet's own nodes (test/helpers/devnet.ts).
+        DSTORE_LOG_LEVEL: "warn",
         DSTORE_RPC_URL: this.#devnet.rpcUrl,
         DSTORE_PRIVATE_KEY: devAccount(index).privateKey,
         DSTORE_FILE_REGISTRY: this.#devnet.fileRegistry,

@@ -187,6 +187,13 @@ const putSpent = spentOf(putCpu, putCost, fixed.put, fixedPut);
 const getSpent = spentOf(getCpu, getCost, fixed.get, fixedGet);
 const degradedMbps = main.degradedGet ? medianMbps(mainSize, main.degradedGet) : Number.NaN;
 const healthyMbps = main.healthyGet ? medianMbps(mainSize, main.healthyGet) : Number.NaN;
+// The j-th degraded and the j-th healthy get ran side by side in their turns: the median of
+// their ratios, which a drift of the host from pair to pair does not move as it moves the
+// ratio of the two sets' medians.
+const degradedRatio =
+  main.degradedGet && main.healthyGet
+    ? median(main.degradedGet.map((run, j) => main.healthyGet![j]!.seconds / run.seconds))
+    : Number.NaN;
 
 let peer:
   | { version: string; add: number; cat: number; addCpuPerGiB: number; catCpuPerGiB: number }
@@ -320,9 +327,9 @@ const targets: Target[] = [
   },
   {
     target: "get with 2 of 6 nodes down ≥ 90 % of healthy get",
-    value: degradedMbps / healthyMbps,
+    value: degradedRatio,
     goal: 0.9,
-    text: `${degradedMbps.toFixed(0)} / ${healthyMbps.toFixed(0)} MB/s`,
+    text: `${degradedRatio.toFixed(2)}, the median of ${main.degradedGet?.length ?? 0} side-by-side pairs (the sets' medians ${degradedMbps.toFixed(0)} / ${healthyMbps.toFixed(0)} MB/s)`,
   },
   ...(peer
     ? [
@@ -439,9 +446,9 @@ const rows = [
   ]),
   [
     "get, 2 of 6 nodes down",
-    `${fmt(degradedMbps)} MB/s`,
-    `healthy gets of the same file, in turns with those ${fmt(healthyMbps)} MB/s`,
-    fmt(degradedMbps / healthyMbps, 2),
+    `${withRuns(mainSize, main.degradedGet ?? [])} MB/s`,
+    `healthy gets of the same file, in turns with those: ${withRuns(mainSize, main.healthyGet ?? [])} MB/s`,
+    `${fmt(degradedRatio, 2)} (run by run)`,
   ],
   ...(peer
     ? [
