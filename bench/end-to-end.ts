@@ -164,31 +164,23 @@ export async function measureEndToEnd(
       // (every segment rebuilt from parity), in turns: healthy, degraded, degraded,
       // healthy, healthy, ... The two differ only in the nodes that answer, and a drift of
       // the host's disk over the minutes they take falls on both alike (one set after the
-      // other, their ratio swung 0.86-1.07 from run to run). Between the sets the stopped
-      // nodes are started again on their own data, as an operator restarts a node. Each
+      // other, their ratio swung 0.86-1.07 from run to run). Before each pair of turns
+      // every node is restarted on its own data, the two left down for a degraded pair,
+      // so that both sets are served by processes of the same age (bench/outage.ts). Each
       // pair of turns holds the j-th of each, side by side. Nine of each at least: with
       // three, the medians of two identical sets differed by ~10 %.
       const count = Math.max(9, entry.get.length);
-      outage = new NodeOutage(
-        devnet.info,
-        devnet.info.nodes.filter(
-          (node) => node.nodeId === placements[0] || node.nodeId === placements[1],
-        ),
-        work,
+      outage = new NodeOutage(devnet.info, work);
+      const victims = devnet.info.nodes.filter(
+        (node) => node.nodeId === placements[0] || node.nodeId === placements[1],
       );
-      const victims = outage.pids;
       const healthy: CliRun[] = [];
       const degraded: CliRun[] = [];
       for (let i = 0; i < 2 * count; i++) {
         const down = Math.floor((i + 1) / 2) % 2 === 1;
-        if (down) await outage.stop();
-        else await outage.start();
-        // The CPU of the network: the victims' processes of the moment.
-        const network = [
-          ...devnet.info.nodes.map((node) => node.pid).filter((pid) => !victims.includes(pid)),
-          ...outage.pids,
-          devnet.info.chainPid,
-        ];
+        if (i === 0 || i % 2 === 1) await outage.restart(down ? victims : []);
+        // The CPU of the network: the node processes of the moment, and the chain.
+        const network = [...outage.pids, devnet.info.chainPid];
         const kind = down ? "degraded" : "healthy";
         const output = join(work, `${kind}-${i}`);
         const get = await runMeasured(["get", degradedId, "-o", output], env, work, network);
