@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { DevnetInfo } from "../client/config.ts";
 import { devAccount } from "../client/devnet/devnet.ts";
 import { spawnStorageNode } from "../client/devnet/node-process.ts";
-import { stopProcess, waitFor } from "../client/devnet/processes.ts";
+import { isAlive, stopProcess, waitFor } from "../client/devnet/processes.ts";
 
 type DevnetNode = DevnetInfo["nodes"][number];
 
@@ -23,16 +23,6 @@ export function cpuSecondsOf(pid: number): number | undefined {
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return undefined;
-  }
-}
-
-/** Whether process `pid` still exists. */
-export function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -111,9 +101,9 @@ export class NodeOutage {
 /** Stop a node process and wait until it has exited. */
 async function stop(running: Running): Promise<void> {
   if (running.child && running.exited) return stopProcess(running.child, running.exited);
-  if (!isRunning(running.pid)) return;
+  if (!isAlive(running.pid)) return;
   process.kill(running.pid, "SIGTERM");
-  await waitFor(async () => !isRunning(running.pid), {
+  await waitFor(async () => !isAlive(running.pid), {
     timeout: 30_000,
     what: `node process ${running.pid}'s exit`,
   });
