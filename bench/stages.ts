@@ -84,9 +84,9 @@ const DEVICE_QUEUE: QueueShape = { files: 1, depth: 8, block: LARGE_ALIGNED_BLOC
  * The queues the read-and-write stage tries, the fastest counting: a device serves a mixed
  * load best at a queue of its own, and the ceiling is the best it does. Each reads k = 4
  * files of 256 MiB at once, as a get's k nodes each stream their shard: one file read
- * alone with one 4 MiB block in flight ran up to 60 % faster on this VM's disk (750 and
+ * alone with one 4 MiB block in flight ran up to ~50 % faster on this VM's disk (750 and
  * 948 MB/s each way, against 537 and 638 read as four files with 2 blocks of 2 MiB each,
- * in the same runs), but a get cannot make its k nodes' shards one stream, and on the
+ * in the same run), but a get cannot make its k nodes' shards one stream, and on the
  * devnet no node read size or depth made a get faster (1 GiB, 8 rounds in turns: 2 MiB
  * blocks 2 at a time 1.61 s, 1 at a time 1.59, 4 MiB 1 at a time 1.69, 2 at a time 1.76).
  */
