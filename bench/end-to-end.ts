@@ -85,13 +85,14 @@ async function runMeasured(
 /**
  * Put and get a 1-byte file (the fixed cost of a command: Node's start, the chain reads,
  * the key, the nodes' connections), then seeded files of each size, through a fresh
- * 6-node devnet (4 + 2), checking every download byte for byte, then get the 1 GiB file
- * again with two nodes stopped.
+ * 6-node devnet (4 + 2), checking every download byte for byte, then get the file of
+ * `degradedBytes` `pairs` times with every node up and as many with two nodes stopped.
  */
 export async function measureEndToEnd(
   sizes: { bytes: number; runs: number }[],
   degradedBytes: number | undefined,
   fixedRuns: number,
+  pairs: number,
   log: (line: string) => void,
 ): Promise<{ fixed: FixedCost; sizes: SizeResult[] }> {
   const work = await mkdtemp(join(tmpdir(), "dstore-bench-e2e-"));
@@ -166,19 +167,21 @@ export async function measureEndToEnd(
       // the host's disk over the minutes they take falls on both alike (one set after the
       // other, their ratio swung 0.86-1.07 from run to run). Before each pair of turns
       // every node is restarted on its own data, the two left down for a degraded pair,
-      // so that both sets are served by processes of the same age (bench/outage.ts). Each
-      // pair of turns holds the j-th of each, side by side. Nine of each at least: with
-      // three, the medians of two identical sets differed by ~10 %.
-      const count = Math.max(9, entry.get.length);
+      // so that both sets are served by processes of the same age (bench/outage.ts). The
+      // j-th of each run side by side, one on each side of a restart (turns 0 and 1, 2
+      // and 3, ...). Nine of each in a full run: with three, the medians of two identical
+      // sets differed by ~10 %.
       outage = new NodeOutage(devnet.info, work);
       const victims = devnet.info.nodes.filter(
         (node) => node.nodeId === placements[0] || node.nodeId === placements[1],
       );
       const healthy: CliRun[] = [];
       const degraded: CliRun[] = [];
-      for (let i = 0; i < 2 * count; i++) {
+      for (let i = 0; i < 2 * pairs; i++) {
         const down = Math.floor((i + 1) / 2) % 2 === 1;
         if (i === 0 || i % 2 === 1) await outage.restart(down ? victims : []);
+        // A node that died since would turn a healthy get into a rebuild unseen.
+        outage.checkRunning();
         // The CPU of the network: the node processes of the moment, and the chain.
         const network = [...outage.pids, devnet.info.chainPid];
         const kind = down ? "degraded" : "healthy";

@@ -99,6 +99,12 @@ export class NodeOutage {
     return { pid: child.pid!, child, exited };
   }
 
+  /** Throw if a node started here has exited since. */
+  checkRunning(): void {
+    const gone = this.#running.find((running) => running.child && !isAlive(running.pid));
+    if (gone) throw new Error(`restarted storage node process ${gone.pid} exited`);
+  }
+
   /** Stop the nodes started here (the devnet stops its own). */
   async close(): Promise<void> {
     await Promise.all(this.#running.filter((running) => running.child).map(stop));

@@ -62,7 +62,13 @@ const sizes = quick
       { bytes: GiB, runs: 3 },
       { bytes: 4 * GiB, runs: 1 },
     ];
-const { fixed, sizes: e2e } = await measureEndToEnd(sizes, mainSize, quick ? 1 : 5, log);
+const { fixed, sizes: e2e } = await measureEndToEnd(
+  sizes,
+  mainSize,
+  quick ? 1 : 5,
+  quick ? 3 : 9,
+  log,
+);
 let stagesAfter: StageResult[] | undefined;
 if (!quick) {
   log("\nstages again, after the end-to-end runs:");
@@ -574,7 +580,7 @@ every per-shard stage). The CPU work of the stages is summed and spread over the
 ${cores} cores at the speedup they showed together: ${fmt(speedup, 2)} times one core (Merkle
 roots, the largest stage, in one worker per core at once against one worker alone; a
 perfect ${cores}× would make the ceilings ${fmt(idealPutCeiling)} MB/s for a put, the put
-${fmt(putMbps / idealPutCeiling, 2)} of it, and ${fmt(idealGetCeiling)} for a get). The disk's work (direct I/O, measured with a deep queue) is summed on its
+${fmt(putMbps / idealPutCeiling, 2)} of it, and ${fmt(idealGetCeiling)} for a get). The disk's work (direct I/O; a get's with the fastest of its queues) is summed on its
 own, since every node and the client share one device (a get's reads and writes, which
 the device may serve at once, are measured together); the ceiling is the lower bound.
 It counts each stage once, as a put and a get do each (a put computes each shard's root

@@ -85,10 +85,11 @@ const DEVICE_QUEUE: QueueShape = { files: 1, depth: 8, block: LARGE_ALIGNED_BLOC
  * load best at a queue of its own, and the ceiling is the best it does. Each reads k = 4
  * files of 256 MiB at once, as a get's k nodes each stream their shard: one file read
  * alone with one 4 MiB block in flight ran up to ~50 % faster on this VM's disk (750 and
- * 948 MB/s each way, against 537 and 638 read as four files with 2 blocks of 2 MiB each,
- * in the same run), but a get cannot make its k nodes' shards one stream, and on the
- * devnet no node read size or depth made a get faster (1 GiB, 8 rounds in turns: 2 MiB
- * blocks 2 at a time 1.61 s, 1 at a time 1.59, 4 MiB 1 at a time 1.69, 2 at a time 1.76).
+ * 948 MB/s each way, before and after the end-to-end runs, against 537 and 638 read as four
+ * files with 2 blocks of 2 MiB each), but a get cannot make its k nodes' shards one
+ * stream, and on the devnet no node read size or depth made a get faster (1 GiB, 8 rounds
+ * in turns: 2 MiB blocks 2 at a time 1.61 s, 1 at a time 1.59, 4 MiB 1 at a time 1.69, 2
+ * at a time 1.76).
  */
 const MIXED_QUEUES: QueueShape[] = [
   { files: 4, depth: 2, block: LARGE_ALIGNED_BLOCK_SIZE },
@@ -279,7 +280,8 @@ export async function measureStages(
     ) => {
       const path = fresh(run, into);
       const writer = await FileWriter.create(path, {
-        // A writer holds at least two blocks: one written while the next fills.
+        // A writer holds at least two blocks, one written while the next fills: the shapes
+        // of depth 1 and 2 write alike.
         depth: Math.max(2, queue.depth),
         durable,
         blockSize: queue.block,
